@@ -1,0 +1,101 @@
+"""factory_boy factories for tests (demo data for people lives in fixtures/)."""
+
+import datetime
+
+import factory
+from django.contrib.auth.models import Group, User
+
+from directory.models import (
+    Affiliation,
+    Practice,
+    Procedure,
+    ProcedureVolume,
+    Specialist,
+    Specialty,
+    Training,
+    VolumeSource,
+    npi_check_digit,
+)
+
+
+def make_npi(n: int) -> str:
+    """Return a valid NPI built from the sequence number `n`."""
+    first_nine = f"{100000000 + n:09d}"
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or ():
+            self.groups.add(Group.objects.get_or_create(name=name)[0])
+        if create:
+            self.save()
+
+
+class CuratorFactory(UserFactory):
+    is_staff = True
+    groups = ("Curators",)
+
+
+class PracticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Practice
+
+    name = factory.Sequence(lambda n: f"Demo Spine Practice {n}")
+    address_line1 = factory.Sequence(lambda n: f"{100 + n} Test Avenue")
+    city = "Chicago"
+    state = "IL"
+    zip_code = "60611"
+    phone = "312-555-0100"
+
+
+class SpecialistFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Specialist
+        skip_postgeneration_save = True
+
+    npi = factory.Sequence(make_npi)
+    first_name = factory.Sequence(lambda n: f"Test{n}")
+    last_name = factory.Sequence(lambda n: f"Specialist{n}")
+    credentials = "MD"
+    specialty = Specialty.ORTHOPAEDIC_SPINE
+    languages = "English"
+    is_published = True
+
+    @factory.post_generation
+    def practices(self, create, extracted, **kwargs):
+        """Pass practices=[...] to place the specialist; by default one practice at ZIP 60611."""
+        if not create:
+            return
+        for index, practice in enumerate(extracted if extracted is not None else [PracticeFactory()]):
+            Affiliation.objects.create(specialist=self, practice=practice, is_primary=index == 0)
+
+
+class TrainingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Training
+
+    specialist = factory.SubFactory(SpecialistFactory)
+    course = "Minimally invasive SI-joint fusion course"
+    year = 2024
+
+
+class ProcedureVolumeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProcedureVolume
+
+    specialist = factory.SubFactory(SpecialistFactory)
+    procedure = Procedure.MIS_SI_FUSION
+    period_start = datetime.date(2025, 1, 1)
+    period_end = datetime.date(2025, 12, 31)
+    count = 30
+    source = VolumeSource.SELF_REPORTED
