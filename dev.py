@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The two commands of SIJ Finder, on a fresh clone with only Python 3.11:
 
-    python3 dev.py run     set up (.venv, packages, database, ZIPs, demo data) and serve on 127.0.0.1:8000
-    python3 dev.py test    set up the same way (with test tools) and run the test suite (extra args go to pytest)
+python3 dev.py run     set up (.venv, packages, database, ZIPs, demo data) and serve on 127.0.0.1:8000
+python3 dev.py test    set up the same way (with test tools) and run the test suite (extra args go to pytest)
 """
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -19,8 +20,6 @@ PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the project's packages, again only when pyproject.toml changed."""
-    if sys.version_info < (3, 11):
-        sys.exit(f"SIJ Finder needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         print("Creating .venv …", flush=True)
         venv.create(VENV, with_pip=True)
@@ -54,10 +53,8 @@ def test(pytest_args: list[str]) -> int:
 if __name__ == "__main__":
     command, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if command == "run":
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             run()
-        except KeyboardInterrupt:
-            pass
     elif command == "test":
         sys.exit(test(rest))
     else:

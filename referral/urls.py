@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path  # noqa: F401
 
-from referral import api, views
+from referral import api, views  # noqa: F401
 
 app_name = "referral"
 urlpatterns = [
