@@ -251,6 +251,13 @@ class SpecialistQuerySet(models.QuerySet):
             practices__longitude__range=(box.west, box.east),
         ).distinct()
 
+    def with_past_year_volume(self, *, today=None):
+        """Return specialists with at least one count that stands for a past year (see select_past_year_volume)."""
+        return self.filter(pk__in=ProcedureVolume.objects.past_year(today=today).values("specialist_id"))
+
+    def without_past_year_volume(self, *, today=None):
+        return self.exclude(pk__in=ProcedureVolume.objects.past_year(today=today).values("specialist_id"))
+
 
 class Specialist(models.Model):
     npi = models.CharField(  # noqa: DJ001 - NULL, not "", so that "unique when present" holds
@@ -347,6 +354,34 @@ class Specialist(models.Model):
         """Return the count that stands for this procedure's past year, or None (uses prefetched volumes)."""
         return select_past_year_volume(self.volumes.all(), procedure, today=today)
 
+    def data_quality_hints(self, *, today=None) -> list[str]:
+        """Return what a curator should fix or check on this profile, in plain words."""
+        hints = []
+        if not self.npi:
+            hints.append("No NPI: this profile cannot be matched with CMS or NPPES data.")
+        if self.deactivated_on:
+            hints.append(f"NPPES lists this NPI as deactivated on {self.deactivated_on:%Y-%m-%d}.")
+        practices = list(self.practices.all())
+        if not practices:
+            hints.append("No practice: this profile cannot appear in nearby searches.")
+        hints += [
+            f"Practice “{practice.name}” has no coordinates (missing or unknown ZIP): it cannot appear in searches."
+            for practice in practices
+            if practice.point is None
+        ]
+        volumes = list(self.volumes.all())
+        if not volumes:
+            hints.append("No procedure counts on file.")
+        for procedure in Procedure:
+            of_procedure = [v for v in volumes if v.procedure == procedure]
+            if of_procedure and select_past_year_volume(of_procedure, procedure, today=today) is None:
+                latest = max(v.period_end for v in of_procedure)
+                hints.append(
+                    f"{procedure.label} count is stale: no twelve-month count ending in the last "
+                    f"{settings.SIJ_VOLUME_WINDOW_MONTHS} months (latest period ended {latest:%b %Y})."
+                )
+        return hints
+
 
 class Affiliation(models.Model):
     """A specialist practising at a practice."""
@@ -414,14 +449,20 @@ def months_before(day: datetime.date, months: int) -> datetime.date:
     return datetime.date(year, month, min(day.day, 28))
 
 
+def past_year_window(today=None) -> tuple[datetime.date, datetime.date]:
+    """Return (oldest_end, today): a count stands for a past year only if its period ends between them."""
+    today = today or timezone.localdate()
+    return months_before(today, settings.SIJ_VOLUME_WINDOW_MONTHS), today
+
+
 def select_past_year_volume(volumes, procedure, *, today=None):
     """Return the volume that stands for `procedure`'s past year, or None.
 
     That is the latest twelve-month count whose period ended within SIJ_VOLUME_WINDOW_MONTHS of today;
     for the same period, a verified count beats an unverified one, then sources by SOURCE_PREFERENCE.
+    ProcedureVolumeQuerySet.past_year() is the same eligibility rule in SQL.
     """
-    today = today or timezone.localdate()
-    oldest_end = months_before(today, settings.SIJ_VOLUME_WINDOW_MONTHS)
+    oldest_end, today = past_year_window(today)
     current = [
         v
         for v in volumes
@@ -435,6 +476,18 @@ def select_past_year_volume(volumes, procedure, *, today=None):
         current,
         key=lambda v: (v.period_end, v.verified, -SOURCE_PREFERENCE.index(v.source)),
     )
+
+
+class ProcedureVolumeQuerySet(models.QuerySet):
+    def past_year(self, *, today=None):
+        """Return the counts eligible to stand for a past year: select_past_year_volume's rule, in SQL."""
+        oldest_end, today = past_year_window(today)
+        length = models.ExpressionWrapper(models.F("period_end") - models.F("period_start"), models.DurationField())
+        return self.alias(length=length).filter(
+            period_end__range=(oldest_end, today),
+            length__gte=datetime.timedelta(days=YEAR_PERIOD_DAYS.start),
+            length__lt=datetime.timedelta(days=YEAR_PERIOD_DAYS.stop),
+        )
 
 
 class ProcedureVolume(models.Model):
@@ -456,6 +509,7 @@ class ProcedureVolume(models.Model):
     notes = models.CharField(max_length=200, blank=True)
 
     history = HistoricalRecords()
+    objects = ProcedureVolumeQuerySet.as_manager()
 
     class Meta:
         ordering = ["procedure", "-period_end", "source"]
