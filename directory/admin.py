@@ -1,0 +1,375 @@
+"""Curation: the Django admin as the curators' tool for specialist profiles."""
+
+from django.contrib import admin, messages
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.utils import bulk_update_with_history
+
+from directory.forms import PracticeAdminForm, ZipCodeAdminForm
+from directory.models import (
+    Affiliation,
+    Practice,
+    Procedure,
+    ProcedureVolume,
+    Service,
+    Specialist,
+    Training,
+    ZipCode,
+)
+
+# Fields a curator's hand edit protects from being overwritten by the CMS / NPPES importers.
+CURATED_IDENTITY_FIELDS = ("npi", "first_name", "middle_name", "last_name", "credentials", "specialty", "gender")
+CURATED_PRACTICE_FIELDS = ("name", "address_line1", "address_line2", "city", "state", "zip_code", "phone")
+
+# Short column labels for the past-year counts in the changelist.
+PROCEDURE_ABBREVIATIONS = {
+    Procedure.MIS_SI_FUSION: "MIS fusion",
+    Procedure.OPEN_SI_FUSION: "open fusion",
+    Procedure.SI_INJECTION: "injection",
+    Procedure.RF_ABLATION: "RF",
+    Procedure.LUMBAR_FUSION: "lumbar fusion",
+}
+
+
+def record_curator_edits(specialist, field_names):
+    """Add `field_names` to the specialist's curator_edited_fields (saved by the caller)."""
+    edited = set(specialist.curator_edited_fields) | set(field_names)
+    specialist.curator_edited_fields = sorted(edited)
+
+
+# --- Specialist list filters -------------------------------------------------------------------------
+
+
+class PracticeStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        states = Practice.objects.exclude(state="").order_by("state").values_list("state", flat=True).distinct()
+        return [(state, state) for state in states]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(practices__state=self.value()).distinct() if self.value() else queryset
+
+
+class VerifiedFilter(admin.SimpleListFilter):
+    title = "verified"
+    parameter_name = "verified"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(verified_at__isnull=self.value() == "no")
+        return queryset
+
+
+class PastYearVolumeFilter(admin.SimpleListFilter):
+    title = "past-year procedure counts"
+    parameter_name = "past_year_counts"
+
+    def lookups(self, request, model_admin):
+        return [("none", "No count in the past year"), ("some", "At least one count")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.without_past_year_volume()
+        if self.value() == "some":
+            return queryset.with_past_year_volume()
+        return queryset
+
+
+# --- Specialist --------------------------------------------------------------------------------------
+
+
+class AffiliationInline(admin.TabularInline):
+    model = Affiliation
+    extra = 0
+    autocomplete_fields = ["practice"]
+    fields = ["practice", "address", "is_primary"]
+    readonly_fields = ["address"]
+    verbose_name = "practice"
+    verbose_name_plural = "practices"
+
+    @admin.display(description="address")
+    def address(self, affiliation):
+        practice = affiliation.practice if affiliation.practice_id else None
+        if practice is None:
+            return "—"
+        warning = "" if practice.point else " (no coordinates)"
+        return f"{practice.address}{warning}"
+
+
+class TrainingInline(admin.TabularInline):
+    model = Training
+    extra = 0
+    fields = ["course", "provider", "device_system", "year"]
+
+
+class ProcedureVolumeInline(admin.TabularInline):
+    model = ProcedureVolume
+    extra = 0
+    fields = ["procedure", "period_start", "period_end", "count", "is_suppressed", "source", "verified", "notes"]
+
+
+@admin.register(Specialist)
+class SpecialistAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "npi",
+        "specialty",
+        "location",
+        "is_published",
+        "verified_on",
+        "past_year_counts",
+    ]
+    list_display_links = ["name"]
+    list_filter = [
+        "specialty",
+        PracticeStateFilter,
+        *[service.value for service in Service],
+        "is_published",
+        VerifiedFilter,
+        PastYearVolumeFilter,
+        "review_status",
+        "record_source",
+    ]
+    search_fields = ["first_name", "last_name", "=npi", "practices__city", "=practices__zip_code"]
+    search_help_text = "Search by name, NPI (all 10 digits), practice city or practice ZIP."
+    list_per_page = 50
+    actions = ["publish", "unpublish", "mark_verified"]
+    inlines = [AffiliationInline, TrainingInline, ProcedureVolumeInline]
+    readonly_fields = [
+        "verified_at",
+        "verified_by",
+        "record_source",
+        "curator_edited_fields",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("first_name", "middle_name", "last_name"),
+                    ("credentials", "specialty"),
+                    "npi",
+                    ("languages", "gender"),
+                    ("accepting_new_patients", "telehealth"),
+                    "website",
+                    "bio",
+                ]
+            },
+        ),
+        (
+            "SI-joint services",
+            {
+                "fields": [service.value for service in Service],
+                "description": "What this specialist offers for the sacroiliac joint.",
+            },
+        ),
+        (
+            "Publishing and verification",
+            {
+                "fields": [
+                    ("is_published", "unpublished_reason"),
+                    ("verified_at", "verified_by"),
+                    "verification_notes",
+                ]
+            },
+        ),
+        (
+            "Provenance",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("record_source", "review_status"),
+                    "deactivated_on",
+                    "curator_edited_fields",
+                    ("created_at", "updated_at"),
+                ],
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "affiliation_set",
+                    queryset=Affiliation.objects.select_related("practice").order_by("-is_primary", "id"),
+                ),
+                "volumes",
+            )
+        )
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, specialist):
+        return specialist.display_name
+
+    @admin.display(description="location")
+    def location(self, specialist):
+        affiliations = specialist.affiliation_set.all()
+        if not affiliations:
+            return "—"
+        practice = affiliations[0].practice
+        place = ", ".join(part for part in (practice.city, practice.state) if part) or practice.name
+        more = len(affiliations) - 1
+        return f"{place} (+{more})" if more else place
+
+    @admin.display(description="verified", ordering="verified_at")
+    def verified_on(self, specialist):
+        return timezone.localdate(specialist.verified_at) if specialist.verified_at else "—"
+
+    @admin.display(description="past-year counts")
+    def past_year_counts(self, specialist):
+        today = timezone.localdate()
+        parts = []
+        for procedure in Procedure:
+            volume = specialist.past_year_volume(procedure, today=today)
+            if volume is not None:
+                count = "<11" if volume.is_suppressed else volume.count
+                parts.append((PROCEDURE_ABBREVIATIONS[procedure], count))
+        if not parts:
+            return format_html('<span class="sij-none">{}</span>', "none")
+        return format_html_join(" · ", "{} {}", parts)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        specialist = self.get_object(request, object_id)
+        hints = specialist.data_quality_hints() if specialist is not None else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "data_quality_hints": hints})
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            record_curator_edits(obj, [name for name in form.changed_data if name in CURATED_IDENTITY_FIELDS])
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if change and formset.model is Affiliation and formset.has_changed():
+            record_curator_edits(form.instance, ["practices"])
+            form.instance.save(update_fields=["curator_edited_fields"])
+
+    @admin.action(description="Publish selected specialists", permissions=["change"])
+    def publish(self, request, queryset):
+        self._set_published(request, queryset, True)
+
+    @admin.action(description="Unpublish selected specialists", permissions=["change"])
+    def unpublish(self, request, queryset):
+        self._set_published(request, queryset, False)
+
+    def _set_published(self, request, queryset, published):
+        to_change = list(queryset.exclude(is_published=published))
+        for specialist in to_change:
+            specialist.is_published = published
+        bulk_update_with_history(to_change, Specialist, ["is_published"], batch_size=500, default_user=request.user)
+        verb = "Published" if published else "Unpublished"
+        already = queryset.count() - len(to_change)
+        note = f" ({already} already {verb.lower()})" if already else ""
+        self.message_user(request, f"{verb} {plural(len(to_change), 'specialist')}{note}.", messages.SUCCESS)
+
+    @admin.action(description="Mark selected specialists as verified (by you, now)", permissions=["change"])
+    def mark_verified(self, request, queryset):
+        specialists = list(queryset)
+        now = timezone.now()
+        for specialist in specialists:
+            specialist.verified_at, specialist.verified_by = now, request.user
+        bulk_update_with_history(
+            specialists, Specialist, ["verified_at", "verified_by"], batch_size=500, default_user=request.user
+        )
+        self.message_user(
+            request, f"Marked {plural(len(specialists), 'specialist')} as verified by you.", messages.SUCCESS
+        )
+
+
+def plural(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# --- Practices, ZIP codes, trainings, volumes --------------------------------------------------------
+
+
+class PracticeSpecialistInline(admin.TabularInline):
+    model = Affiliation
+    extra = 0
+    autocomplete_fields = ["specialist"]
+    verbose_name = "specialist"
+    verbose_name_plural = "specialists at this practice"
+
+
+class HasCoordinatesFilter(admin.SimpleListFilter):
+    title = "coordinates"
+    parameter_name = "coordinates"
+
+    def lookups(self, request, model_admin):
+        return [("missing", "Missing")]
+
+    def queryset(self, request, queryset):
+        return queryset.without_coordinates() if self.value() == "missing" else queryset
+
+
+@admin.register(Practice)
+class PracticeAdmin(SimpleHistoryAdmin):
+    form = PracticeAdminForm
+    list_display = ["name", "address_line1", "city", "state", "zip_code", "phone", "coordinates_source"]
+    list_filter = ["state", "coordinates_source", HasCoordinatesFilter]
+    search_fields = ["name", "address_line1", "city", "=zip_code", "phone"]
+    search_help_text = "Search by name, street address, city, ZIP or phone."
+    inlines = [PracticeSpecialistInline]
+    fieldsets = [
+        (None, {"fields": ["name", "address_line1", "address_line2", ("city", "state", "zip_code"), "phone"]}),
+        (
+            "Location on the map",
+            {
+                "fields": [("latitude", "longitude"), "coordinates_source"],
+                "description": "Leave latitude and longitude empty to place the practice at its ZIP centroid; "
+                "type them to set the location by hand.",
+            },
+        ),
+    ]
+    readonly_fields = ["coordinates_source"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        location_edits = [name for name in form.changed_data if name in CURATED_PRACTICE_FIELDS]
+        if change and location_edits:
+            # Importers must not move these specialists back to the address the source knows.
+            for specialist in obj.specialists.all():
+                record_curator_edits(specialist, location_edits)
+                specialist.save(update_fields=["curator_edited_fields"])
+
+
+@admin.register(ZipCode)
+class ZipCodeAdmin(SimpleHistoryAdmin):
+    form = ZipCodeAdminForm
+    list_display = ["code", "city", "state", "latitude", "longitude", "is_corrected"]
+    list_filter = ["is_corrected", "state"]
+    search_fields = ["=code", "city"]
+    search_help_text = "Search by ZIP or city."
+    fields = ["code", ("city", "state"), ("latitude", "longitude"), "is_corrected"]
+    readonly_fields = ["is_corrected"]
+
+
+@admin.register(Training)
+class TrainingAdmin(SimpleHistoryAdmin):
+    list_display = ["course", "specialist", "provider", "device_system", "year"]
+    list_filter = ["year", "device_system"]
+    search_fields = ["course", "provider", "device_system", "specialist__last_name", "=specialist__npi"]
+    autocomplete_fields = ["specialist"]
+    list_select_related = ["specialist"]
+
+
+@admin.register(ProcedureVolume)
+class ProcedureVolumeAdmin(SimpleHistoryAdmin):
+    list_display = ["specialist", "procedure", "period_start", "period_end", "count", "source", "verified"]
+    list_filter = ["procedure", "source", "verified", "is_suppressed"]
+    search_fields = ["specialist__last_name", "specialist__first_name", "=specialist__npi"]
+    date_hierarchy = "period_end"
+    autocomplete_fields = ["specialist"]
+    list_select_related = ["specialist"]
