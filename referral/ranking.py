@@ -1,0 +1,510 @@
+"""Which specialist suits this patient best, and why: criteria, weights, reasons. Pure: no ORM, no HTTP.
+
+Every criterion turns plain facts about one candidate into a part-score in [0, 1] and a plain-language
+reason. The total is the weighted sum of the part-scores on a 0–100 scale; the patient's situation changes
+the weights. docs/ranking.md explains each criterion, formula and weight.
+"""
+
+import datetime
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from directory.models import Procedure, Service, VolumeSource, select_past_year_volume
+
+# --- The patient's situation ------------------------------------------------------------------------
+
+INJECTION_NOT_DONE = "not_done"
+INJECTION_RELIEVED = "relieved"
+INJECTION_NOT_RELIEVED = "not_relieved"
+DIAGNOSTIC_INJECTION_CHOICES = [
+    (INJECTION_NOT_DONE, "Not done yet"),
+    (INJECTION_RELIEVED, "Done, and it relieved the pain"),
+    (INJECTION_NOT_RELIEVED, "Done, and it did not relieve the pain"),
+]
+# Surgery is for pain that persists after about six months of non-surgical treatment.
+CONSERVATIVE_CARE_MONTHS = 6
+MAX_CONSERVATIVE_MONTHS = 120
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the patient (or the referring physician) told us; nothing identifying."""
+
+    prior_lumbar_fusion: bool | None = None
+    conservative_months: int | None = None  # 0–120
+    diagnostic_injection: str | None = None  # INJECTION_NOT_DONE | INJECTION_RELIEVED | INJECTION_NOT_RELIEVED
+
+    def __post_init__(self):
+        if self.diagnostic_injection not in (None, *dict(DIAGNOSTIC_INJECTION_CHOICES)):
+            raise ValueError(f"Unknown diagnostic_injection: {self.diagnostic_injection!r}")
+        if self.conservative_months is not None and not 0 <= self.conservative_months <= MAX_CONSERVATIVE_MONTHS:
+            raise ValueError(f"conservative_months must be 0–{MAX_CONSERVATIVE_MONTHS}")
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Situation()
+
+    def to_dict(self) -> dict:
+        """Return a JSON-safe dict (for storing with a shortlist)."""
+        return {
+            "prior_lumbar_fusion": self.prior_lumbar_fusion,
+            "conservative_months": self.conservative_months,
+            "diagnostic_injection": self.diagnostic_injection,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Situation":
+        """Build a Situation from to_dict() output; unknown keys are ignored."""
+        data = data or {}
+        return cls(
+            prior_lumbar_fusion=data.get("prior_lumbar_fusion"),
+            conservative_months=data.get("conservative_months"),
+            diagnostic_injection=data.get("diagnostic_injection") or None,
+        )
+
+    def describe(self) -> list[str]:
+        """Return plain-language lines describing the situation, for pages and PDFs."""
+        lines = []
+        if self.prior_lumbar_fusion is True:
+            lines.append("Prior lumbar fusion")
+        elif self.prior_lumbar_fusion is False:
+            lines.append("No prior lumbar fusion")
+        if self.conservative_months is not None:
+            months = self.conservative_months
+            lines.append(f"{months} month{'' if months == 1 else 's'} of non-surgical care")
+        if self.diagnostic_injection is not None:
+            label = dict(DIAGNOSTIC_INJECTION_CHOICES)[self.diagnostic_injection]
+            lines.append(f"Diagnostic SI-joint injection: {label[0].lower()}{label[1:]}")
+        return lines
+
+
+# --- Weights ----------------------------------------------------------------------------------------
+
+SURGICAL_EXPERIENCE = "surgical_experience"
+NONSURGICAL_EXPERIENCE = "nonsurgical_experience"
+TRAINING = "training"
+MIS_FUSION = "mis_fusion"
+DIAGNOSTIC_INJECTION = "diagnostic_injection"
+CONSERVATIVE_CARE = "conservative_care"
+LUMBAR_FUSION = "lumbar_fusion"
+DISTANCE = "distance"
+VERIFIED = "verified"
+CRITERIA = (
+    SURGICAL_EXPERIENCE,
+    NONSURGICAL_EXPERIENCE,
+    TRAINING,
+    MIS_FUSION,
+    DIAGNOSTIC_INJECTION,
+    CONSERVATIVE_CARE,
+    LUMBAR_FUSION,
+    DISTANCE,
+    VERIFIED,
+)
+
+# Balanced weights (they sum to 100); settings.SIJ_RANKING_WEIGHTS overrides them by key.
+DEFAULT_WEIGHTS = {
+    SURGICAL_EXPERIENCE: 18,
+    NONSURGICAL_EXPERIENCE: 12,
+    TRAINING: 8,
+    MIS_FUSION: 10,
+    DIAGNOSTIC_INJECTION: 12,
+    CONSERVATIVE_CARE: 10,
+    LUMBAR_FUSION: 8,
+    DISTANCE: 16,
+    VERIFIED: 6,
+}
+
+# How the situation changes the weights: (condition, {criterion: multiplier}), documented in docs/ranking.md.
+SITUATION_MULTIPLIERS = [
+    (
+        "diagnostic injection not done yet",
+        lambda s: s.diagnostic_injection == INJECTION_NOT_DONE,
+        {DIAGNOSTIC_INJECTION: 2.0, NONSURGICAL_EXPERIENCE: 1.5},
+    ),
+    (
+        "injection relieved the pain and at least 6 months of non-surgical care",
+        lambda s: (
+            s.diagnostic_injection == INJECTION_RELIEVED
+            and s.conservative_months is not None
+            and s.conservative_months >= CONSERVATIVE_CARE_MONTHS
+        ),
+        {SURGICAL_EXPERIENCE: 2.0, TRAINING: 1.5, MIS_FUSION: 2.0},
+    ),
+    (
+        "fewer than 6 months of non-surgical care",
+        lambda s: s.conservative_months is not None and s.conservative_months < CONSERVATIVE_CARE_MONTHS,
+        {CONSERVATIVE_CARE: 2.0},
+    ),
+    (
+        "prior lumbar fusion",
+        lambda s: s.prior_lumbar_fusion is True,
+        {LUMBAR_FUSION: 2.5},
+    ),
+]
+
+
+def base_weights() -> dict[str, float]:
+    """Return DEFAULT_WEIGHTS with settings.SIJ_RANKING_WEIGHTS applied."""
+    overrides = getattr(settings, "SIJ_RANKING_WEIGHTS", {}) or {}
+    unknown = set(overrides) - set(CRITERIA)
+    if unknown:
+        raise ValueError(f"SIJ_RANKING_WEIGHTS has unknown criteria: {', '.join(sorted(unknown))}")
+    weights = {**DEFAULT_WEIGHTS, **overrides}
+    if any(weight < 0 for weight in weights.values()) or not any(weights.values()):
+        raise ValueError("Ranking weights must be non-negative and not all zero.")
+    return {key: float(weight) for key, weight in weights.items()}
+
+
+def weights_for(situation: "Situation | None" = None) -> dict[str, float]:
+    """Return the weight of each criterion for this patient situation."""
+    weights = base_weights()
+    for _label, applies, multipliers in SITUATION_MULTIPLIERS:
+        if situation is not None and applies(situation):
+            for criterion, factor in multipliers.items():
+                weights[criterion] *= factor
+    return weights
+
+
+# --- Candidate facts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One procedure count, as plain values (ProcedureVolume instances have the same attributes)."""
+
+    procedure: str
+    count: int | None
+    period_start: datetime.date
+    period_end: datetime.date
+    source: str
+    verified: bool
+    is_suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the ranking knows about one specialist, as plain values."""
+
+    id: int
+    last_name: str
+    first_name: str
+    distance_miles: float
+    services: frozenset = frozenset()  # Service values offered
+    volumes: tuple = ()  # Volume-like objects: every count on record (the ranking picks the past-year ones)
+    training_count: int = 0
+    latest_training: str = ""  # e.g. "Minimally invasive SI-joint fusion course (2024)"
+    verified_at: datetime.date | None = None
+    profile_verified: bool = False  # a curator verified the profile (shown with verified counts)
+
+
+# --- Criteria ---------------------------------------------------------------------------------------
+
+# Diminishing returns: part = 1 - exp(-n / k); n = k gives 0.63, n = 3k gives 0.95.
+SURGICAL_K = 10  # fusions in the past year
+NONSURGICAL_K = 25  # SI-joint injections and RF ablations in the past year
+# A suppressed count stands for 1–10 patients (CMS withholds counts under 11): credit the lower bound.
+SUPPRESSED_COUNT_CREDIT = 1
+# Distance: the part halves every DISTANCE_HALF_MILES (20 miles -> 0.63, 50 -> 0.31, 100 -> 0.10).
+DISTANCE_HALF_MILES = 30
+# Verification: full credit within a year, half within three years.
+VERIFIED_FRESH_DAYS = 365
+VERIFIED_STALE_DAYS = 3 * 365
+
+SURGICAL_PROCEDURES = (Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION)
+NONSURGICAL_PROCEDURES = (Procedure.SI_INJECTION, Procedure.RF_ABLATION)
+COUNTED_PROCEDURES = SURGICAL_PROCEDURES + NONSURGICAL_PROCEDURES
+
+PROCEDURE_PLURALS = {
+    Procedure.MIS_SI_FUSION: "minimally invasive SI-joint fusions",
+    Procedure.OPEN_SI_FUSION: "open SI-joint fusions",
+    Procedure.SI_INJECTION: "SI-joint injections",
+    Procedure.RF_ABLATION: "SI-joint RF ablations / nerve blocks",
+    Procedure.LUMBAR_FUSION: "lumbar fusions",
+}
+PROCEDURE_SINGULARS = {
+    Procedure.MIS_SI_FUSION: "minimally invasive SI-joint fusion",
+    Procedure.OPEN_SI_FUSION: "open SI-joint fusion",
+    Procedure.SI_INJECTION: "SI-joint injection",
+    Procedure.RF_ABLATION: "SI-joint RF ablation / nerve block",
+    Procedure.LUMBAR_FUSION: "lumbar fusion",
+}
+
+
+def saturating(n: float, k: float) -> float:
+    """Return 1 - exp(-n/k): 0 for nothing, approaching 1 with diminishing returns."""
+    return 0.0 if n <= 0 else 1.0 - math.exp(-n / k)
+
+
+def distance_part(miles: float) -> float:
+    """Return the distance part-score: 1 on the doorstep, halving every DISTANCE_HALF_MILES."""
+    return 0.5 ** (max(miles, 0.0) / DISTANCE_HALF_MILES)
+
+
+def format_period(start: datetime.date, end: datetime.date) -> str:
+    """Return "Jan–Dec 2025" or "Jul 2024–Jun 2025"."""
+    if start.year == end.year:
+        return f"{start:%b}–{end:%b %Y}"
+    return f"{start:%b %Y}–{end:%b %Y}"
+
+
+def credited_count(volume) -> int:
+    """Return the count a past-year volume contributes (suppressed counts credit their lower bound)."""
+    if volume is None:
+        return 0
+    if volume.count is None:
+        return SUPPRESSED_COUNT_CREDIT if volume.is_suppressed else 0
+    return volume.count
+
+
+def source_label(source: str) -> str:
+    try:
+        return VolumeSource(source).label
+    except ValueError:
+        return source
+
+
+@dataclass(frozen=True)
+class Experience:
+    """A candidate's past-year counts by procedure, and the last count of those with none current."""
+
+    current: dict  # procedure -> Volume-like
+    stale: dict  # procedure -> Volume-like (the latest count, too old to count)
+
+
+def assess_experience(volumes: Iterable, today: datetime.date) -> Experience:
+    """Split a candidate's counts into past-year ones (the directory's rule) and stale ones."""
+    volumes = list(volumes)
+    current, stale = {}, {}
+    for procedure in COUNTED_PROCEDURES:
+        chosen = select_past_year_volume(volumes, procedure, today=today)
+        if chosen is not None:
+            current[procedure] = chosen
+            continue
+        older = [v for v in volumes if v.procedure == procedure and v.period_end <= today]
+        if older:
+            stale[procedure] = max(older, key=lambda v: v.period_end)
+    return Experience(current, stale)
+
+
+def describe_volume(volume, *, verified_on: datetime.date | None = None) -> str:
+    """Return "34 minimally invasive SI-joint fusions in Jan–Dec 2025 (self-reported, verified)"."""
+    period = format_period(volume.period_start, volume.period_end)
+    if volume.count is None:
+        who = source_label(volume.source)
+        fewer = " (fewer than 11 patients)" if volume.source == VolumeSource.CMS_MEDICARE else ""
+        return f"{PROCEDURE_PLURALS[volume.procedure].capitalize()} in {period}: not published by {who}{fewer}"
+    noun = PROCEDURE_SINGULARS[volume.procedure] if volume.count == 1 else PROCEDURE_PLURALS[volume.procedure]
+    if volume.verified:
+        verified = f"verified {verified_on:%b %Y}" if verified_on else "verified"
+    else:
+        verified = "not verified"
+    return f"{volume.count} {noun} in {period} ({source_label(volume.source)}, {verified})"
+
+
+def describe_stale(volume) -> str:
+    return f"{PROCEDURE_PLURALS[volume.procedure].capitalize()}: last count is from {volume.period_end.year}, too old to count"
+
+
+def _volume_reason(experience: Experience, procedures, nothing: str) -> str:
+    parts = [describe_volume(experience.current[p]) for p in procedures if p in experience.current]
+    parts += [describe_stale(experience.stale[p]) for p in procedures if p in experience.stale]
+    return "; ".join(parts) if parts else nothing
+
+
+def surgical_experience(c: Candidate, experience: Experience) -> tuple[float, str]:
+    n = sum(credited_count(experience.current.get(p)) for p in SURGICAL_PROCEDURES)
+    reason = _volume_reason(experience, SURGICAL_PROCEDURES, "No past-year SI-joint fusion count on record")
+    return saturating(n, SURGICAL_K), reason
+
+
+def nonsurgical_experience(c: Candidate, experience: Experience) -> tuple[float, str]:
+    n = sum(credited_count(experience.current.get(p)) for p in NONSURGICAL_PROCEDURES)
+    offers = [s for s in (Service.THERAPEUTIC_SI_INJECTION, Service.RF_ABLATION) if s in c.services]
+    part = 0.7 * saturating(n, NONSURGICAL_K) + 0.15 * len(offers)
+    reason = _volume_reason(experience, NONSURGICAL_PROCEDURES, "No past-year SI-joint injection count on record")
+    if offers:
+        reason += "; offers " + " and ".join(Service(s).label[0].lower() + Service(s).label[1:] for s in offers)
+    return part, reason
+
+
+def training(c: Candidate, experience: Experience) -> tuple[float, str]:
+    n = c.training_count
+    if not n:
+        return 0.0, "No SI-joint training on record"
+    latest = f" (latest: {c.latest_training})" if c.latest_training else ""
+    plural = "training" if n == 1 else "trainings"
+    return 1.0 - 0.5**n, f"{n} recorded SI-joint {plural}{latest}"
+
+
+def mis_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
+    if Service.MIS_SI_FUSION in c.services:
+        return 1.0, "Offers minimally invasive SI-joint fusion (smaller incisions, shorter recovery than open fusion)"
+    if Service.OPEN_SI_FUSION in c.services:
+        return 0.3, "Offers open SI-joint fusion only, not the minimally invasive procedure"
+    return 0.0, "Does not offer minimally invasive SI-joint fusion"
+
+
+def diagnostic_injection(c: Candidate, experience: Experience) -> tuple[float, str]:
+    if Service.DIAGNOSTIC_SI_INJECTION in c.services:
+        return 1.0, "Confirms the diagnosis with an image-guided diagnostic SI-joint injection"
+    return 0.0, "Does not list an image-guided diagnostic SI-joint injection"
+
+
+CONSERVATIVE_PARTS = {
+    Service.CONSERVATIVE_CARE: 0.6,
+    Service.THERAPEUTIC_SI_INJECTION: 0.2,
+    Service.RF_ABLATION: 0.2,
+}
+
+
+def conservative_care(c: Candidate, experience: Experience) -> tuple[float, str]:
+    offered = [s for s in CONSERVATIVE_PARTS if s in c.services]
+    if not offered:
+        return 0.0, "Does not list non-surgical SI-joint care"
+    names = ", ".join(Service(s).label[0].lower() + Service(s).label[1:] for s in offered)
+    return sum(CONSERVATIVE_PARTS[s] for s in offered), f"Non-surgical care first: {names}"
+
+
+def lumbar_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
+    checks = Service.EVALUATES_SI_IN_LUMBAR_WORKUP in c.services
+    treats = Service.TREATS_POST_LUMBAR_FUSION in c.services
+    if checks and treats:
+        reason = "Checks the SI joint in every low-back work-up and treats pain after lumbar fusion"
+    elif checks:
+        reason = "Checks the SI joint in every low-back work-up"
+    elif treats:
+        reason = "Treats pain after lumbar fusion"
+    else:
+        reason = "Does not say they check the SI joint in low-back work-ups"
+    return 0.5 * checks + 0.5 * treats, reason
+
+
+def distance(c: Candidate, experience: Experience) -> tuple[float, str]:
+    return distance_part(c.distance_miles), f"{c.distance_miles:.1f} miles away"
+
+
+def verified(c: Candidate, experience: Experience, today: datetime.date) -> tuple[float, str]:
+    if c.verified_at is None:
+        return 0.0, "Profile not verified by our curators yet"
+    age = (today - c.verified_at).days
+    when = f"{c.verified_at:%b %Y}"
+    if age <= VERIFIED_FRESH_DAYS:
+        return 1.0, f"Profile verified {when}"
+    if age <= VERIFIED_STALE_DAYS:
+        return 0.5, f"Profile verified {when} (more than a year ago)"
+    return 0.0, f"Profile last verified {when}, more than three years ago"
+
+
+# --- Scoring ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    criterion: str
+    score: float  # in [0, 1]
+    weight: float
+    reason: str
+
+    @property
+    def contribution(self) -> float:
+        return self.score * self.weight
+
+
+@dataclass(frozen=True)
+class Assessment:
+    candidate: Candidate
+    score: float  # 0–100, rounded to 1 decimal
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Return the reasons, the one contributing most first."""
+        order = sorted(self.parts, key=lambda p: (-p.contribution, CRITERIA.index(p.criterion)))
+        return [part.reason for part in order]
+
+
+def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
+    """Score one candidate and explain each criterion."""
+    today = today or timezone.localdate()
+    experience = assess_experience(candidate.volumes, today)
+    results = {
+        SURGICAL_EXPERIENCE: surgical_experience(candidate, experience),
+        NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience),
+        TRAINING: training(candidate, experience),
+        MIS_FUSION: mis_fusion(candidate, experience),
+        DIAGNOSTIC_INJECTION: diagnostic_injection(candidate, experience),
+        CONSERVATIVE_CARE: conservative_care(candidate, experience),
+        LUMBAR_FUSION: lumbar_fusion(candidate, experience),
+        DISTANCE: distance(candidate, experience),
+        VERIFIED: verified(candidate, experience, today),
+    }
+    parts = [
+        Part(criterion, min(max(score, 0.0), 1.0), weights[criterion], reason)
+        for criterion, (score, reason) in results.items()
+    ]
+    return Assessment(candidate, total_score(parts), parts)
+
+
+def total_score(parts: Sequence[Part]) -> float:
+    """Return 100 × Σ weight·part / Σ weight, rounded to 1 decimal."""
+    total_weight = sum(part.weight for part in parts)
+    if not total_weight:
+        return 0.0
+    return round(100.0 * sum(part.contribution for part in parts) / total_weight, 1)
+
+
+def ordering_key(assessment: Assessment, sort: str = "best") -> tuple[Any, ...]:
+    """Return the sort key: best = score desc, then distance, name, id; distance = distance, name, id."""
+    c = assessment.candidate
+    tail = (c.distance_miles, c.last_name.casefold(), c.first_name.casefold(), c.id)
+    return tail if sort == "distance" else (-assessment.score, *tail)
+
+
+def rank(
+    candidates: Iterable[Candidate],
+    situation: Situation | None = None,
+    *,
+    sort: str = "best",
+    today: datetime.date | None = None,
+) -> list[Assessment]:
+    """Return the candidates assessed and ordered (best first, or nearest first with sort="distance")."""
+    weights = weights_for(situation)
+    today = today or timezone.localdate()
+    assessments = [assess(c, weights, today=today) for c in candidates]
+    return sorted(assessments, key=lambda a: ordering_key(a, sort))
+
+
+def key_facts(candidate: Candidate, *, today: datetime.date | None = None) -> list[str]:
+    """Return the key facts for a result card: each past-year count with period, source and verification.
+
+    e.g. "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported, verified Mar 2026".
+    """
+    today = today or timezone.localdate()
+    experience = assess_experience(candidate.volumes, today)
+    facts = []
+    for procedure in COUNTED_PROCEDURES:
+        volume = experience.current.get(procedure)
+        if volume is None:
+            continue
+        period = format_period(volume.period_start, volume.period_end)
+        source = source_label(volume.source)
+        if volume.count is None:
+            facts.append(f"{PROCEDURE_PLURALS[procedure].capitalize()}: not published by {source}, {period}")
+            continue
+        noun = PROCEDURE_SINGULARS[procedure] if volume.count == 1 else PROCEDURE_PLURALS[procedure]
+        if volume.verified:
+            verified = f"verified {candidate.verified_at:%b %Y}" if candidate.verified_at else "verified"
+        else:
+            verified = "not verified"
+        facts.append(f"{volume.count} {noun}, {period}, {source}, {verified}")
+    for procedure in COUNTED_PROCEDURES:
+        if procedure in experience.stale:
+            facts.append(describe_stale(experience.stale[procedure]))
+    if candidate.training_count:
+        facts.append(training(candidate, experience)[1])
+    return facts
