@@ -16,7 +16,7 @@ from django.utils import timezone
 from directory import geo
 from directory.models import Practice, Procedure, ProcedureVolume, Service, Specialist, Training, ZipCode
 from referral import ranking
-from referral.ranking import Candidate, Situation, Volume
+from referral.ranking import NO_SITUATION, Candidate, Situation, Volume
 
 SORTS = ("best", "distance")
 MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones beyond it
@@ -85,7 +85,7 @@ def nearest_practice(specialist: Specialist, origin: ZipCode) -> tuple[Practice 
     return practice, miles
 
 
-def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situation = Situation()) -> Match:
+def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situation = NO_SITUATION) -> Match:
     """Explain one specialist relative to an origin: distance, score, reasons and key facts."""
     practice, miles = nearest_practice(specialist, origin)
     candidate = candidate_from_specialist(specialist, miles if practice else 0.0)
@@ -183,7 +183,7 @@ def find_specialists(
     *,
     origin: ZipCode,
     radius_miles: float,
-    situation: Situation = Situation(),
+    situation: Situation = NO_SITUATION,
     queryset=None,
     sort: str = "best",
     page: int = 1,

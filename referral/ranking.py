@@ -83,6 +83,9 @@ class Situation:
         return lines
 
 
+NO_SITUATION = Situation()
+
+
 # --- Weights ----------------------------------------------------------------------------------------
 
 SURGICAL_EXPERIENCE = "surgical_experience"
@@ -299,15 +302,13 @@ def describe_volume(volume, *, verified_on: datetime.date | None = None) -> str:
         fewer = " (fewer than 11 patients)" if volume.source == VolumeSource.CMS_MEDICARE else ""
         return f"{PROCEDURE_PLURALS[volume.procedure].capitalize()} in {period}: not published by {who}{fewer}"
     noun = PROCEDURE_SINGULARS[volume.procedure] if volume.count == 1 else PROCEDURE_PLURALS[volume.procedure]
-    if volume.verified:
-        verified = f"verified {verified_on:%b %Y}" if verified_on else "verified"
-    else:
-        verified = "not verified"
+    verified = (f"verified {verified_on:%b %Y}" if verified_on else "verified") if volume.verified else "not verified"
     return f"{volume.count} {noun} in {period} ({source_label(volume.source)}, {verified})"
 
 
 def describe_stale(volume) -> str:
-    return f"{PROCEDURE_PLURALS[volume.procedure].capitalize()}: last count is from {volume.period_end.year}, too old to count"
+    name = PROCEDURE_PLURALS[volume.procedure].capitalize()
+    return f"{name}: last count is from {volume.period_end.year}, too old to count"
 
 
 def _volume_reason(experience: Experience, procedures, nothing: str) -> str:
