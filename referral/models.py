@@ -1,10 +1,11 @@
 """Referring physicians' shortlists, their share links and API tokens, and account requests."""
 
 import hashlib
+import math
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,9 @@ class ShortlistQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
+
+    def with_item_count(self):
+        return self.annotate(item_count=models.Count("items"))
 
 
 class Shortlist(models.Model):
@@ -55,6 +59,47 @@ class Shortlist(models.Model):
     def next_position(self) -> int:
         last = self.items.aggregate(last=models.Max("position"))["last"]
         return 0 if last is None else last + 1
+
+    def explain(self, specialist):
+        """Return the Match of `specialist` for this list's origin and situation (None without an origin)."""
+        from directory.models import ZipCode
+        from referral.matching import match_specialist
+        from referral.ranking import Situation
+
+        origin = ZipCode.objects.filter(code=self.origin_zip).first() if self.origin_zip else None
+        if origin is None:
+            return None
+        return match_specialist(specialist=specialist, origin=origin, situation=Situation.from_dict(self.situation))
+
+    def add(self, specialist, *, note="") -> tuple["ShortlistItem", bool]:
+        """Add `specialist` at the end (once only), capturing distance, reasons and facts as of now."""
+        existing = self.items.filter(specialist=specialist).first()
+        if existing:
+            return existing, False
+        item = ShortlistItem(shortlist=self, specialist=specialist, position=self.next_position(), note=note)
+        item.capture(self.explain(specialist))
+        item.save()
+        self.save(update_fields=["updated_at"])
+        return item, True
+
+    def recapture(self):
+        """Recompute every item's distance, reasons and facts (after the origin or situation changed)."""
+        for item in self.items.select_related("specialist"):
+            item.capture(self.explain(item.specialist))
+            item.save(update_fields=["practice", "distance_miles", "reasons", "facts"])
+
+    def move(self, item, offset: int) -> None:
+        """Move `item` up (-1) or down (+1) one place; positions are renumbered 0..n-1 on the way."""
+        items = list(self.items.all())
+        index = next(i for i, candidate in enumerate(items) if candidate.pk == item.pk)
+        target = index + offset
+        if 0 <= target < len(items):
+            items[index], items[target] = items[target], items[index]
+        for position, candidate in enumerate(items):
+            if candidate.position != position:
+                candidate.position = position
+                candidate.save(update_fields=["position"])
+        self.save(update_fields=["updated_at"])
 
 
 class ShortlistItemQuerySet(models.QuerySet):
@@ -92,6 +137,16 @@ class ShortlistItem(models.Model):
 
     def __str__(self):
         return f"{self.specialist} on {self.shortlist}"
+
+    def capture(self, match) -> None:
+        """Keep what the search said about this specialist when it was added (`match` may be None)."""
+        # Without an origin there is no "nearest" practice: fall back to the primary one.
+        self.practice = (
+            match.practice if match else self.specialist.practices.order_by("-affiliation__is_primary").first()
+        )
+        self.distance_miles = round(match.distance_miles, 1) if match and math.isfinite(match.distance_miles) else None
+        self.reasons = list(match.reasons) if match else []
+        self.facts = list(match.facts) if match else []
 
 
 class ShareLinkQuerySet(models.QuerySet):
@@ -198,3 +253,24 @@ class AccountRequest(models.Model):
 
     def __str__(self):
         return f"{self.name} <{self.email}> ({self.get_status_display()})"
+
+    def approve(self, *, reviewer):
+        """Create (or reuse) the user for this email, put it in the referring physicians' group; return it."""
+        from django.contrib.auth.models import Group, User
+
+        with transaction.atomic():
+            user = User.objects.filter(email__iexact=self.email).order_by("pk").first()
+            if user is None:
+                first, _, last = self.name.strip().partition(" ")
+                user = User(username=self.email.lower(), email=self.email.lower(), first_name=first, last_name=last)
+                user.set_unusable_password()  # the physician sets one through the emailed link
+                user.save()
+            user.groups.add(Group.objects.get_or_create(name=REFERRING_PHYSICIANS_GROUP)[0])
+            self.status, self.user = self.Status.APPROVED, user
+            self.reviewed_by, self.reviewed_at = reviewer, timezone.now()
+            self.save()
+        return user
+
+    def decline(self, *, reviewer):
+        self.status, self.reviewed_by, self.reviewed_at = self.Status.DECLINED, reviewer, timezone.now()
+        self.save()
