@@ -99,3 +99,26 @@ class ProcedureVolumeFactory(factory.django.DjangoModelFactory):
     period_end = datetime.date(2025, 12, 31)
     count = 30
     source = VolumeSource.SELF_REPORTED
+
+
+class PhysicianFactory(UserFactory):
+    groups = ("Referring physicians",)
+
+
+class ShortlistFactory(factory.django.DjangoModelFactory):
+    """A list made from a search at ZIP 60611 within 50 miles; pass specialists=[...] to add them in order."""
+
+    class Meta:
+        model = "referral.Shortlist"
+        skip_postgeneration_save = True
+
+    owner = factory.SubFactory(PhysicianFactory)
+    title = factory.Sequence(lambda n: f"Referral list {n}")
+    origin_zip = "60611"
+    radius_miles = 50
+    situation = factory.LazyFunction(lambda: {"prior_lumbar_fusion": True, "conservative_months": 8})
+
+    @factory.post_generation
+    def specialists(self, create, extracted, **kwargs):
+        for specialist in extracted or ():
+            self.add(specialist)
