@@ -1,13 +1,21 @@
 """Curation: the Django admin as the curators' tool for specialist profiles."""
 
+import io
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import bulk_update_with_history
 
-from directory.forms import PracticeAdminForm, ZipCodeAdminForm
+from directory.forms import PracticeAdminForm, ProfilesConfirmForm, ProfilesUploadForm, ZipCodeAdminForm
+from directory.importers.profiles import ProfileFileError, import_profiles, profiles_for_export, write_profiles_csv
 from directory.models import (
     Affiliation,
     Practice,
@@ -140,7 +148,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
     search_fields = ["first_name", "last_name", "=npi", "practices__city", "=practices__zip_code"]
     search_help_text = "Search by name, NPI (all 10 digits), practice city or practice ZIP."
     list_per_page = 50
-    actions = ["publish", "unpublish", "mark_verified"]
+    actions = ["publish", "unpublish", "mark_verified", "export_profiles_csv"]
     inlines = [AffiliationInline, TrainingInline, ProcedureVolumeInline]
     readonly_fields = [
         "verified_at",
@@ -286,6 +294,71 @@ class SpecialistAdmin(SimpleHistoryAdmin):
         self.message_user(
             request, f"Marked {plural(len(specialists), 'specialist')} as verified by you.", messages.SUCCESS
         )
+
+    @admin.action(description="Export selected specialists as profiles CSV", permissions=["view"])
+    def export_profiles_csv(self, request, queryset):
+        return profiles_csv_response(queryset)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="directory_specialist_import"),
+            path("export/", self.admin_site.admin_view(self.export_view), name="directory_specialist_export"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """Download the specialists the changelist shows (same filters and search) as a profiles CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return profiles_csv_response(self.get_changelist_instance(request).get_queryset(request))
+
+    def import_view(self, request):
+        """Upload a profiles CSV, preview what it would do, then confirm to import it."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        upload_form, confirm_form, preview, result = ProfilesUploadForm(), None, None, None
+        if request.method == "POST" and "confirm" in request.POST:
+            confirm_form = ProfilesConfirmForm(request.POST, user=request.user)
+            if confirm_form.is_valid():
+                upload = confirm_form.cleaned_data["upload"]
+                result = import_profiles(io.StringIO(upload["text"]), atomic=upload["atomic"], user=request.user)
+                level = messages.SUCCESS if result.written and not result.rejected else messages.WARNING
+                written = "Imported" if result.written else "Nothing imported (all or nothing, rejected rows)"
+                self.message_user(request, f"{written}: {result.summary()}.", level)
+        elif request.method == "POST":
+            upload_form = ProfilesUploadForm(request.POST, request.FILES)
+            if upload_form.is_valid():
+                text, atomic = upload_form.cleaned_data["file"], upload_form.cleaned_data["atomic"]
+                try:
+                    preview = import_profiles(io.StringIO(text), dry_run=True, atomic=atomic, user=request.user)
+                except ProfileFileError as error:
+                    upload_form.add_error("file", str(error))
+                else:
+                    signed = ProfilesConfirmForm.sign(text=text, atomic=atomic, user=request.user)
+                    if settings.DATA_UPLOAD_MAX_MEMORY_SIZE and len(signed) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                        upload_form.add_error("file", "This file is too large to preview here; use the command.")
+                        preview = None
+                    else:
+                        confirm_form = ProfilesConfirmForm(initial={"upload": signed}, user=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import profiles CSV",
+            "upload_form": upload_form,
+            "confirm_form": confirm_form,
+            "preview": preview,
+            "result": result,
+            "report": preview or result,
+        }
+        return TemplateResponse(request, "admin/directory/specialist/import_profiles.html", context)
+
+
+def profiles_csv_response(queryset):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sij-profiles-{timezone.localdate():%Y-%m-%d}.csv"'
+    response.write("\ufeff")  # a byte-order mark, so that spreadsheet programs read the file as UTF-8
+    write_profiles_csv(profiles_for_export(queryset.order_by("last_name", "first_name", "id")), response)
+    return response
 
 
 def plural(count, noun):
