@@ -1,0 +1,139 @@
+"""Bulk writes for the large imports: COPY on PostgreSQL (psycopg), bulk_create/bulk_update elsewhere.
+
+These paths skip model save() and signals, so they write no django-simple-history rows; importers record
+what each source said in SourceRecord instead.
+"""
+
+from django.db import connection
+
+BATCH_SIZE = 2000
+
+
+def _is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _prepared(fields, obj, *, add: bool) -> tuple:
+    return tuple(field.get_db_prep_save(field.pre_save(obj, add), connection) for field in fields)
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> None:
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert(model, objs: list, *, with_ids: bool = False) -> None:
+    """Insert new model instances; with_ids=True sets each instance's pk (for rows that others point to)."""
+    if not objs:
+        return
+    if not _is_postgresql():
+        model.objects.bulk_create(objs, batch_size=BATCH_SIZE)  # SQLite ≥ 3.35 returns the new ids
+        return
+    opts = model._meta
+    with connection.cursor() as cursor:
+        if with_ids:  # COPY returns nothing, so take the ids from the table's identity sequence first
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        fields = [field for field in opts.concrete_fields if with_ids or not field.primary_key]
+        _copy(cursor, opts.db_table, [field.column for field in fields], (_prepared(fields, o, add=True) for o in objs))
+
+
+def _temp_table(cursor, model, fields) -> str:
+    """Create an empty temporary table shaped like `fields` of `model`; return its name."""
+    from psycopg import sql
+
+    name = f"bulk_{model._meta.db_table}"
+    cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+    cursor.execute(
+        sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(name),
+            sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
+            sql.Identifier(model._meta.db_table),
+        )
+    )
+    return name
+
+
+def update(model, objs: list, field_names: list[str]) -> None:
+    """Save `field_names` of existing instances (matched by pk)."""
+    if not objs:
+        return
+    if not _is_postgresql():
+        model.objects.bulk_update(objs, field_names, batch_size=500)
+        return
+    from psycopg import sql
+
+    opts = model._meta
+    fields = [opts.pk] + [opts.get_field(name) for name in field_names]
+    with connection.cursor() as cursor:
+        temp = _temp_table(cursor, model, fields)
+        _copy(cursor, temp, [f.column for f in fields], (_prepared(fields, o, add=False) for o in objs))
+        cursor.execute(
+            sql.SQL("UPDATE {table} AS t SET {assignments} FROM {temp} AS s WHERE t.{pk} = s.{pk}").format(
+                table=sql.Identifier(opts.db_table),
+                assignments=sql.SQL(", ").join(
+                    sql.SQL("{0} = s.{0}").format(sql.Identifier(f.column)) for f in fields[1:]
+                ),
+                temp=sql.Identifier(temp),
+                pk=sql.Identifier(opts.pk.column),
+            )
+        )
+        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
+
+
+def upsert(model, objs: list, *, unique_fields: list[str], update_fields: list[str]) -> None:
+    """Insert instances, or update `update_fields` of the row that has the same `unique_fields`."""
+    if not objs:
+        return
+    if not _is_postgresql():
+        model.objects.bulk_create(
+            objs,
+            batch_size=BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=unique_fields,
+            update_fields=update_fields,
+        )
+        return
+    from psycopg import sql
+
+    opts = model._meta
+    fields = [field for field in opts.concrete_fields if not field.primary_key]
+    columns = [sql.Identifier(field.column) for field in fields]
+    with connection.cursor() as cursor:
+        temp = _temp_table(cursor, model, fields)
+        _copy(cursor, temp, [f.column for f in fields], (_prepared(fields, o, add=True) for o in objs))
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "
+                "ON CONFLICT ({unique}) DO UPDATE SET {assignments}"
+            ).format(
+                table=sql.Identifier(opts.db_table),
+                columns=sql.SQL(", ").join(columns),
+                temp=sql.Identifier(temp),
+                unique=sql.SQL(", ").join(sql.Identifier(opts.get_field(n).column) for n in unique_fields),
+                assignments=sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(opts.get_field(n).column))
+                    for n in update_fields
+                ),
+            )
+        )
+        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
+
+
+def delete(queryset) -> int:
+    """Delete the rows of a simple filtered queryset in one statement, without loading them.
+
+    QuerySet.delete() would fetch every row and, because simple-history listens to post_delete, write one
+    history row each: far too slow for replacing a whole year of imported counts.
+    """
+    return queryset._raw_delete(queryset.db)

@@ -1,0 +1,306 @@
+"""Import CMS "Medicare Physician & Other Practitioners — by Provider and Service" procedure counts.
+
+One row of the file is one rendering NPI × HCPCS code × place of service for one calendar year. We keep the
+SI-joint and lumbar-fusion code families (PROCEDURE_CODES), individual providers only, and sum services and
+beneficiaries per NPI × family across places of service and the codes of the family. The counts cover
+Medicare fee-for-service (Part B) patients only, and CMS leaves out every row with fewer than 11
+beneficiaries: a missing row means "not in Medicare data", never zero, so nothing is written for it.
+"""
+
+import datetime
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from directory.importers import bulk
+from directory.importers.streaming import ImportFileError, Rejections, open_csv
+from directory.importers.stubs import (
+    Identity,
+    create_stubs,
+    find_by_npi,
+    npi_problem,
+    save_source_records,
+    tidy,
+    zip5,
+)
+from directory.models import (
+    PROCEDURE_BY_CODE,
+    PROCEDURE_CODES,
+    Procedure,
+    ProcedureVolume,
+    RecordSource,
+    ReviewStatus,
+    SourceRecord,
+    Specialty,
+    VolumeSource,
+)
+
+COLUMNS = {
+    "npi": ("Rndrng_NPI",),
+    "last_name": ("Rndrng_Prvdr_Last_Org_Name",),
+    "first_name": ("Rndrng_Prvdr_First_Name",),
+    "middle_name": ("Rndrng_Prvdr_MI",),
+    "credentials": ("Rndrng_Prvdr_Crdntls",),
+    "entity": ("Rndrng_Prvdr_Ent_Cd",),
+    "street1": ("Rndrng_Prvdr_St1",),
+    "street2": ("Rndrng_Prvdr_St2",),
+    "city": ("Rndrng_Prvdr_City",),
+    "state": ("Rndrng_Prvdr_State_Abrvtn",),
+    "zip": ("Rndrng_Prvdr_Zip5",),
+    "provider_type": ("Rndrng_Prvdr_Type",),
+    "code": ("HCPCS_Cd",),
+    "beneficiaries": ("Tot_Benes",),
+    "services": ("Tot_Srvcs",),
+}
+IDENTITY_COLUMNS = ("last_name", "first_name", "middle_name", "credentials", "street1", "street2", "city", "state")
+
+# NPIs not yet in the directory enter the review queue only for SI-joint work, not for lumbar fusion alone.
+STUB_PROCEDURES = {Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION}
+
+SPECIALTY_BY_PROVIDER_TYPE = {
+    "neurosurgery": Specialty.NEUROSURGERY,
+    "interventional pain management": Specialty.PAIN_MEDICINE,
+    "pain management": Specialty.PAIN_MEDICINE,
+    "anesthesiology": Specialty.PAIN_MEDICINE,
+    "physical medicine and rehabilitation": Specialty.PMR,
+    "interventional radiology": Specialty.INTERVENTIONAL_RADIOLOGY,
+    "diagnostic radiology": Specialty.INTERVENTIONAL_RADIOLOGY,
+}
+
+MEDICARE_NOTE = "Medicare fee-for-service (Part B) only; codes {codes}"
+FIRST_DATA_YEAR = 2013  # the first year CMS published this file
+
+
+def infer_year(path) -> int | None:
+    """Return the data year a CMS file name states, or None.
+
+    CMS names files like MUP_PHY_R24_P05_V10_D22_Prov_Svc.csv: "D22" is the data year (2022), "R24" the
+    release year. Without a D-token, a single four-digit year in the name counts (…_Service_2022.csv).
+    """
+    name = Path(path).name
+    if match := re.search(r"(?:^|[_\-. ])D(\d{2})(?=[_\-. ]|$)", name, re.IGNORECASE):
+        return 2000 + int(match.group(1))
+    years = set(re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", name))
+    return int(years.pop()) if len(years) == 1 else None
+
+
+def resolve_year(path, year: int | None) -> int:
+    """Return the year to import: the one given, else the one in the file name; raise ImportFileError."""
+    year = year or infer_year(path)
+    if year is None:
+        raise ImportFileError(
+            f"Cannot tell the data year from the file name {Path(path).name!r}; pass --year (e.g. --year 2023)."
+        )
+    if not FIRST_DATA_YEAR <= year <= datetime.date.today().year:
+        raise ImportFileError(f"{year} is not a year CMS has data for ({FIRST_DATA_YEAR}–last year).")
+    return year
+
+
+@dataclass
+class CmsImportResult:
+    year: int
+    rows_read: int = 0
+    rows_kept: int = 0
+    organizations_skipped: int = 0
+    rejections: Rejections = field(default_factory=Rejections)
+    providers: int = 0
+    matched: int = 0
+    stubs_created: int = 0
+    dismissed: int = 0
+    not_in_directory: int = 0
+    volumes_written: int = 0
+    volumes_replaced: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"CMS Medicare {self.year}: read {self.rows_read:,} rows in {self.seconds:.1f} s, "
+            f"kept {self.rows_kept:,} SI-joint / lumbar-fusion rows of individual providers "
+            f"(skipped {self.organizations_skipped:,} organization rows).",
+            f"{self.providers:,} providers: {self.matched:,} already in the directory, "
+            f"{self.stubs_created:,} new in the review queue, {self.dismissed:,} dismissed (left as they are), "
+            f"{self.not_in_directory:,} not in the directory with lumbar fusion or nerve blocks only (not added).",
+            f"Wrote {self.volumes_written:,} procedure counts for {self.year} "
+            f"(replacing {self.volumes_replaced:,} from an earlier import of that year).",
+        ]
+        if self.rejections.count:
+            lines.append(f"Rejected {self.rejections.count:,} malformed rows:")
+            lines += self.rejections.lines()
+        return lines
+
+
+def import_cms(path, *, year: int | None = None, atomic: bool = False, progress: bool | None = None):
+    """Import one year of CMS by-provider-and-service counts, replacing that year's earlier import."""
+    started = time.perf_counter()
+    result = CmsImportResult(year=resolve_year(path, year))
+    totals, identities = read_totals(path, result, atomic=atomic, progress=progress)
+    with transaction.atomic():
+        write_year(result, totals, identities)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool | None):
+    """Stream the file; return {(npi, procedure): [services, beneficiaries, codes]} and {npi: identity row}.
+
+    Memory grows with the number of providers doing these procedures (tens of thousands), not with the file.
+    """
+    totals: dict[tuple[str, str], list] = {}
+    identities: dict[str, tuple] = {}
+    with open_csv(path, description=f"CMS {result.year}", progress=progress) as stream:
+        col = stream.columns(COLUMNS)
+        width, i_code, i_entity = stream.width, col["code"], col["entity"]
+        i_npi, i_services, i_benes = col["npi"], col["services"], col["beneficiaries"]
+        identity_at = [col[name] for name in IDENTITY_COLUMNS] + [col["zip"], col["provider_type"]]
+        for chunk in stream.chunks():
+            for offset, row in enumerate(chunk):
+                if len(row) != width:  # checked on every row: a short row would shift the columns we read
+                    if row:
+                        reject(result, stream.first_row_number + offset, f"{len(row)} fields, expected {width}", atomic)
+                    continue
+                procedure = PROCEDURE_BY_CODE.get(row[i_code])
+                if procedure is None:
+                    continue
+                if row[i_entity] != "I":
+                    result.organizations_skipped += 1
+                    continue
+                npi = row[i_npi].strip()
+                try:
+                    if problem := npi_problem(npi):
+                        raise ValueError(problem)
+                    services = float(row[i_services].replace(",", ""))
+                    beneficiaries = int(row[i_benes].replace(",", ""))
+                    if services < 0 or beneficiaries < 0:
+                        raise ValueError("negative count")
+                except ValueError as error:
+                    reject(result, stream.first_row_number + offset, f"{row[i_code]} for {npi}: {error}", atomic)
+                    continue
+                result.rows_kept += 1
+                total = totals.get((npi, procedure))
+                if total is None:
+                    totals[(npi, procedure)] = [services, beneficiaries, {row[i_code]}]
+                else:
+                    total[0] += services
+                    total[1] += beneficiaries
+                    total[2].add(row[i_code])
+                if npi not in identities:
+                    identities[npi] = tuple(row[i] for i in identity_at)
+        result.rows_read = stream.rows_read
+    return totals, identities
+
+
+def reject(result: CmsImportResult, row_number: int, reason: str, atomic: bool) -> None:
+    if atomic:
+        raise ImportFileError(f"Row {row_number}: {reason}. Nothing was imported (--atomic).")
+    result.rejections.add(row_number, reason)
+
+
+def identity_from_row(npi: str, values: tuple) -> Identity:
+    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = values
+    return Identity(
+        npi=npi,
+        first_name=tidy(first),
+        middle_name=tidy(middle),
+        last_name=tidy(last),
+        credentials=credentials.strip(),
+        address_line1=tidy(street1),
+        address_line2=tidy(street2),
+        city=tidy(city),
+        state=state.strip().upper()[:2],
+        zip_code=zip5(zip_code),
+        specialty=SPECIALTY_BY_PROVIDER_TYPE.get(provider_type.strip().lower(), Specialty.OTHER),
+    )
+
+
+def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
+    """Replace the year's CMS counts and source records; queue stubs for new NPIs doing SI-joint work."""
+    year = result.year
+    period = {"period_start": datetime.date(year, 1, 1), "period_end": datetime.date(year, 12, 31)}
+    result.volumes_replaced = bulk.delete(ProcedureVolume.objects.filter(source=VolumeSource.CMS_MEDICARE, **period))
+    year_key = str(year)
+    stale_records = set(
+        SourceRecord.objects.filter(source=RecordSource.CMS_MEDICARE, data__years__has_key=year_key).values_list(
+            "specialist_id", flat=True
+        )
+    )
+    by_npi: dict[str, list] = {}
+    for (npi, procedure), total in totals.items():
+        by_npi.setdefault(npi, []).append((procedure, total))
+    npis = sorted(by_npi)
+    result.providers = len(npis)
+    for start in range(0, len(npis), 5000):
+        chunk = npis[start : start + 5000]
+        existing = find_by_npi(chunk, "id", "review_status")
+        new = [
+            identity_from_row(npi, identities[npi])
+            for npi in chunk
+            if npi not in existing and any(procedure in STUB_PROCEDURES for procedure, _ in by_npi[npi])
+        ]
+        created = create_stubs(new, RecordSource.CMS_MEDICARE)
+        result.stubs_created += len(created)
+        ids = {npi: row["id"] for npi, row in existing.items()} | created
+        dismissed = {row["id"] for row in existing.values() if row["review_status"] == ReviewStatus.DISMISSED}
+        result.dismissed += len(dismissed)
+        result.matched += len(existing) - len(dismissed)
+        result.not_in_directory += len(chunk) - len(ids)
+
+        volumes = [
+            ProcedureVolume(
+                specialist_id=ids[npi],
+                procedure=procedure,
+                count=round(services),
+                beneficiaries=beneficiaries,
+                source=VolumeSource.CMS_MEDICARE,
+                notes=MEDICARE_NOTE.format(codes=", ".join(sorted(codes, key=PROCEDURE_CODES[procedure].index))),
+                **period,
+            )
+            for npi in chunk
+            if npi in ids and ids[npi] not in dismissed  # dismissed NPIs keep only their source record
+            for procedure, (services, beneficiaries, codes) in by_npi[npi]
+        ]
+        bulk.insert(ProcedureVolume, volumes)
+        result.volumes_written += len(volumes)
+
+        said = {ids[npi]: year_record(identities[npi], by_npi[npi]) for npi in chunk if npi in ids}
+        stale_records -= said.keys()
+        merge_source_records(year_key, said)
+    merge_source_records(year_key, dict.fromkeys(stale_records))  # NPIs gone from this year's file
+
+
+def year_record(identity: tuple, procedures: list) -> dict:
+    """Return what the file said about one NPI for one year, for its SourceRecord."""
+    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = identity
+    return {
+        "name": " ".join(part for part in (first, middle, last) if part),
+        "credentials": credentials,
+        "provider_type": provider_type,
+        "address": ", ".join(part for part in (street1, street2, city, f"{state} {zip_code}".strip()) if part),
+        "procedures": {
+            procedure: {"services": round(services), "beneficiaries": beneficiaries, "codes": sorted(codes)}
+            for procedure, (services, beneficiaries, codes) in sorted(procedures)
+        },
+    }
+
+
+def merge_source_records(year_key: str, said: dict[int, dict | None]) -> None:
+    """Set (or, for None, remove) one year in each specialist's CMS source record, keeping the other years."""
+    ids = list(said)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        current = dict(
+            SourceRecord.objects.filter(specialist_id__in=chunk, source=RecordSource.CMS_MEDICARE).values_list(
+                "specialist_id", "data"
+            )
+        )
+        records = {}
+        for specialist_id in chunk:
+            years = dict(current.get(specialist_id, {}).get("years", {}))
+            if said[specialist_id] is None:
+                years.pop(year_key, None)
+            else:
+                years[year_key] = said[specialist_id]
+            records[specialist_id] = {"years": dict(sorted(years.items(), reverse=True))}
+        save_source_records(RecordSource.CMS_MEDICARE, records)

@@ -1,0 +1,158 @@
+"""Read very large public CSV files (.csv, .csv.gz or .zip) row by row, with byte progress on stderr."""
+
+import contextlib
+import csv
+import gzip
+import io
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+CHUNK_ROWS = 2000  # rows handed over at a time: small enough for flat memory, large enough to keep loops tight
+READ_BUFFER = 1 << 20
+MAX_REPORTED_REJECTIONS = 20
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all (unreadable, wrong layout, a bad row under --atomic)."""
+
+
+@dataclass
+class Rejections:
+    """Rows an importer skipped, with the reason; only the first few are kept to keep memory flat."""
+
+    count: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, row_number: int, reason: str) -> None:
+        self.count += 1
+        if len(self.examples) < MAX_REPORTED_REJECTIONS:
+            self.examples.append((row_number, reason))
+
+    def lines(self) -> list[str]:
+        shown = [f"  row {number}: {reason}" for number, reason in self.examples]
+        if self.count > len(self.examples):
+            shown.append(f"  … and {self.count - len(self.examples):,} more")
+        return shown
+
+
+class CsvStream:
+    """The header of a CSV file and its data rows in chunks, advancing a byte progress bar."""
+
+    def __init__(self, text, raw, *, description: str, progress: bool | None):
+        self._reader = csv.reader(text)
+        self._raw = raw
+        try:
+            self.header = [name.strip() for name in next(self._reader)]
+        except StopIteration:
+            raise ImportFileError("The file is empty (no header row).") from None
+        except (csv.Error, UnicodeDecodeError, EOFError, OSError) as error:
+            raise ImportFileError(f"The header row cannot be read: {error}") from None
+        self.width = len(self.header)
+        self.rows_read = 0
+        # disable=None: tqdm stays silent when stderr is not a terminal (cron, CI, pipes).
+        self._bar = tqdm(
+            total=os.fstat(raw.fileno()).st_size,
+            unit="B",
+            unit_scale=True,
+            desc=description,
+            file=sys.stderr,
+            disable=None if progress is None else not progress,
+            mininterval=0.5,
+        )
+        self._position = 0
+
+    def columns(self, required: dict[str, tuple[str, ...]]) -> dict[str, int]:
+        """Map each key to the index of the first of its accepted header names (case-insensitive).
+
+        Raise ImportFileError naming every missing column, so that a wrong file fails before any work.
+        """
+        index = {}
+        for position, name in enumerate(self.header):
+            index.setdefault(name.lower(), position)
+        found, missing = {}, []
+        for key, names in required.items():
+            position = next((index[name.lower()] for name in names if name.lower() in index), None)
+            if position is None:
+                missing.append(" or ".join(names))
+            else:
+                found[key] = position
+        if missing:
+            raise ImportFileError("Missing column(s): " + "; ".join(missing) + ". Is this the right file?")
+        return found
+
+    def chunks(self) -> Iterator[list[list[str]]]:
+        """Yield lists of up to CHUNK_ROWS rows; the row number of chunk[i] is first_row_number + i."""
+        while True:
+            try:
+                chunk = list(islice(self._reader, CHUNK_ROWS))
+            except csv.Error as error:
+                raise ImportFileError(f"Row {self.rows_read + 2} is not valid CSV: {error}") from None
+            except UnicodeDecodeError as error:
+                raise ImportFileError(f"The file is not UTF-8 text near row {self.rows_read + 2}: {error}") from None
+            except (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, OSError) as error:
+                raise ImportFileError(
+                    f"The file is damaged or truncated near row {self.rows_read + 2}: {error}"
+                ) from None
+            if not chunk:
+                return
+            self.first_row_number = self.rows_read + 2  # the header is row 1
+            self.rows_read += len(chunk)
+            position = self._raw.tell()
+            self._bar.update(position - self._position)
+            self._position = position
+            yield chunk
+
+    def close(self):
+        self._bar.close()
+
+
+def pick_zip_member(archive: zipfile.ZipFile, prefer: str | None) -> zipfile.ZipInfo:
+    """Return the data CSV inside a ZIP: the largest .csv (matching `prefer`, if any), never a header-only file."""
+    members = [
+        info
+        for info in archive.infolist()
+        if info.filename.lower().endswith(".csv") and "fileheader" not in info.filename.lower()
+    ]
+    if prefer:
+        members = [info for info in members if re.search(prefer, Path(info.filename).name, re.IGNORECASE)] or []
+    if not members:
+        wanted = f"a CSV file matching {prefer!r}" if prefer else "a CSV file"
+        raise ImportFileError(f"The ZIP archive holds no {wanted}.")
+    return max(members, key=lambda info: info.file_size)
+
+
+@contextlib.contextmanager
+def open_csv(path, *, description: str, progress: bool | None = None, zip_member: str | None = None):
+    """Open a .csv, .csv.gz or .zip file and yield a CsvStream over its rows (UTF-8, a BOM is dropped)."""
+    path = Path(path)
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the ExitStack below
+    except OSError as error:
+        raise ImportFileError(f"Cannot open {path}: {error.strerror}") from None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(raw)
+        name = path.name.lower()
+        try:
+            if name.endswith(".zip"):
+                archive = stack.enter_context(zipfile.ZipFile(raw))
+                binary = stack.enter_context(archive.open(pick_zip_member(archive, zip_member)))
+            elif name.endswith(".gz"):
+                binary = stack.enter_context(gzip.GzipFile(fileobj=raw))
+            else:
+                binary = raw
+        except zipfile.BadZipFile as error:
+            raise ImportFileError(f"{path.name} is not a valid ZIP archive: {error}") from None
+        text = stack.enter_context(
+            io.TextIOWrapper(io.BufferedReader(binary, READ_BUFFER), encoding="utf-8-sig", newline="")
+        )
+        stream = CsvStream(text, raw, description=description, progress=progress)
+        stack.callback(stream.close)
+        yield stream
