@@ -43,7 +43,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class CuratorFactory(UserFactory):
     is_staff = True
-    groups = ("Curators",)
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        # A plain `groups = (...)` here would replace the post-generation hook with a model field value.
+        for name in extracted or ("Curators",):
+            self.groups.add(Group.objects.get_or_create(name=name)[0])
+        if create:
+            self.save()  # also stores the password set by UserFactory
 
 
 class PracticeFactory(factory.django.DjangoModelFactory):
@@ -102,7 +109,14 @@ class ProcedureVolumeFactory(factory.django.DjangoModelFactory):
 
 
 class PhysicianFactory(UserFactory):
-    groups = ("Referring physicians",)
+    """A user in the "Referring physicians" group (pass groups=(...) to choose others)."""
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or ("Referring physicians",):
+            self.groups.add(Group.objects.get_or_create(name=name)[0])
+        if create:
+            self.save()  # also stores the password set by UserFactory
 
 
 class ShortlistFactory(factory.django.DjangoModelFactory):
