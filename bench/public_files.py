@@ -252,7 +252,8 @@ HCPCS_DESCRIPTIONS = {
     "device",
     "27280": "Arthrodesis, open, sacroiliac joint, including obtaining bone graft",
     "27096": "Injection procedure for sacroiliac joint, anesthetic/steroid, with image guidance",
-    "G0260": "Injection procedure for sacroiliac joint; provision of anesthetic, steroid and/or other therapeutic agent",
+    "G0260": "Injection procedure for sacroiliac joint; provision of anesthetic, steroid and/or other therapeutic "
+    "agent",
     "64451": "Injection(s), anesthetic agent(s) and/or steroid; nerves innervating the sacroiliac joint, with image "
     "guidance",
     "64625": "Radiofrequency ablation, nerves innervating the sacroiliac joint, with image guidance",
