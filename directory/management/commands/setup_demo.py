@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.urls import reverse
+
+from directory.management.commands.make_demo_fixture import FIXTURE_PATH
+from directory.models import Practice, RecordSource, Specialist
+
+# Published in the README: only ever for a development machine.
+DEMO_ACCOUNTS = [
+    # role, username, password, staff, group
+    ("Curator", "curator", "sij-demo-curator", True, "Curators"),
+    ("Referring physician", "physician", "sij-demo-physician", False, "Referring physicians"),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the fictional demo directory (fixtures/demo.json) and create the demo curator and referring "
+        "physician accounts. Re-running resets the demo rows to the fixture. Development only."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Run even with DEBUG off (creates accounts with known passwords)."
+        )
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "setup_demo creates accounts with published passwords, so it runs only with DJANGO_DEBUG=1. "
+                "Pass --force to run it anyway (never on a public server)."
+            )
+        with transaction.atomic():
+            call_command("loaddata", FIXTURE_PATH, verbosity=0)
+            users = {
+                username: ensure_account(username, password, staff, group)
+                for _role, username, password, staff, group in DEMO_ACCOUNTS
+            }
+            demo = Specialist.objects.filter(record_source=RecordSource.DEMO)
+            # The fixture cannot name a user; the demo curator stands for whoever verified the demo profiles.
+            demo.filter(verified_at__isnull=False, verified_by__isnull=True).update(verified_by=users["curator"])
+
+        practices = Practice.objects.filter(specialists__in=demo).distinct()
+        cities = practices.values_list("city", "state").distinct().count()
+        states = practices.values_list("state", flat=True).distinct().count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo directory loaded: {demo.count()} fictional specialists ({demo.published().count()} published) "
+                f"at {practices.count()} practices in {cities} cities across {states} states."
+            )
+        )
+        self.stdout.write("Demo logins (development only; the passwords are public):")
+        where = {"curator": reverse("admin:index"), "physician": reverse(settings.LOGIN_URL)}
+        for role, username, password, _staff, _group in DEMO_ACCOUNTS:
+            self.stdout.write(
+                f"  {role + ':':<21} username {username:<10} password {password:<19} at {where[username]}"
+            )
+
+
+def ensure_account(username, password, is_staff, group_name) -> User:
+    """Create or reset a demo account: active, with the known password, in its group."""
+    user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.org"})
+    user.is_active = True
+    user.is_staff = is_staff
+    user.set_password(password)
+    user.save()
+    user.groups.add(Group.objects.get_or_create(name=group_name)[0])
+    return user

@@ -1,0 +1,207 @@
+import datetime
+import json
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from directory import geo
+from directory.management.commands.make_demo_fixture import FIXTURE_PATH, build_demo_fixture, dump_fixture
+from directory.models import (
+    CoordinatesSource,
+    Practice,
+    Procedure,
+    ProcedureVolume,
+    RecordSource,
+    Specialist,
+    ZipCode,
+    validate_npi,
+)
+
+# The fixture's counts are for calendar 2025 and Jul 2025–Jun 2026; judge them as of the day it was made.
+AS_OF = datetime.date(2026, 11, 21)
+
+
+def fixture_objects(model):
+    return [obj for obj in json.loads(FIXTURE_PATH.read_text()) if obj["model"] == f"directory.{model}"]
+
+
+@pytest.fixture
+def demo(db):
+    call_command("loaddata", FIXTURE_PATH, verbosity=0)
+    return Specialist.objects.filter(record_source=RecordSource.DEMO)
+
+
+def test_committed_fixture_is_what_the_generator_writes():
+    """fixtures/demo.json is generated, not edited by hand: regenerate it with `manage.py make_demo_fixture`."""
+    assert dump_fixture(build_demo_fixture()) == FIXTURE_PATH.read_text()
+
+
+def test_generator_is_deterministic_per_seed():
+    assert build_demo_fixture(seed=7) == build_demo_fixture(seed=7)
+    assert build_demo_fixture(seed=7) != build_demo_fixture(seed=8)
+
+
+def test_demo_practices_are_marked_fictional():
+    practices = fixture_objects("practice")
+    assert practices
+    for practice in practices:
+        assert "Demo" in practice["fields"]["name"]
+        assert re.fullmatch(r"[2-9][0-9]{2}-555-01[0-9]{2}", practice["fields"]["phone"]), practice["fields"]["phone"]
+
+
+def test_demo_npis_are_valid_but_can_never_be_real():
+    npis = [obj["fields"]["npi"] for obj in fixture_objects("specialist")]
+    assert len(set(npis)) == len(npis)
+    for npi in npis:
+        validate_npi(npi)  # raises if the check digit is wrong
+        assert npi.startswith("9")  # real NPIs start with 1 or 2
+
+
+def test_demo_rows_use_the_high_primary_key_range():
+    assert min(obj["pk"] for obj in json.loads(FIXTURE_PATH.read_text())) >= 900001
+
+
+def test_demo_fixture_loads_a_country_wide_directory(demo):
+    assert demo.count() >= 150
+    assert demo.exclude(review_status="curated").count() == 0
+    cities = Practice.objects.filter(specialists__in=demo).values_list("city", "state").distinct()
+    assert cities.count() >= 30
+    assert {"AK", "HI"} <= {state for _city, state in cities}
+    assert demo.filter(is_published=False).exists()
+    assert demo.filter(verified_at__isnull=False).exists()
+    assert demo.filter(practices__isnull=True).count() == 0
+
+
+def test_every_demo_practice_sits_at_its_zip_centroid(demo):
+    practices = Practice.objects.filter(specialists__in=demo).distinct()
+    centroids = {z.code: z for z in ZipCode.objects.filter(code__in=practices.values("zip_code"))}
+    for practice in practices:
+        zip_code = centroids[practice.zip_code]
+        assert (practice.latitude, practice.longitude) == (zip_code.latitude, zip_code.longitude), practice
+        assert practice.coordinates_source == CoordinatesSource.ZIP_CENTROID
+        assert (practice.city, practice.state) == (zip_code.city, zip_code.state)
+
+
+def test_demo_counts_cover_current_stale_missing_and_suppressed(demo):
+    current, stale_only, without_counts = [], [], []
+    for specialist in demo.prefetch_related("volumes"):
+        volumes = list(specialist.volumes.all())
+        if any(specialist.past_year_volume(procedure, today=AS_OF) for procedure in Procedure):
+            current.append(specialist)
+        elif volumes:
+            stale_only.append(specialist)
+            assert all(volume.period_end.year in (2022, 2023) for volume in volumes)
+        else:
+            without_counts.append(specialist)
+    assert len(current) > len(stale_only) > 0
+    assert without_counts
+    suppressed = ProcedureVolume.objects.filter(specialist__in=demo, is_suppressed=True)
+    assert suppressed.exists()
+    assert set(suppressed.values_list("source", flat=True)) == {"cms_medicare"}
+    assert not suppressed.filter(count__isnull=False).exists()
+
+
+def test_demo_surgeons_and_injectors_have_matching_counts(demo):
+    fusion_counts = ProcedureVolume.objects.filter(specialist__in=demo, procedure=Procedure.MIS_SI_FUSION)
+    assert set(fusion_counts.values_list("specialist__offers_mis_si_fusion", flat=True)) == {True}
+    rf_counts = ProcedureVolume.objects.filter(specialist__in=demo, procedure=Procedure.RF_ABLATION)
+    assert set(rf_counts.values_list("specialist__offers_rf_ablation", flat=True)) == {True}
+    lumbar = ProcedureVolume.objects.filter(specialist__in=demo, procedure=Procedure.LUMBAR_FUSION)
+    assert set(lumbar.values_list("specialist__specialty", flat=True)) == {"orthopaedic_spine", "neurosurgery"}
+    assert demo.filter(affiliation__is_primary=False).exists()  # some practise at two places
+
+
+def published_within_25_miles(demo, zip_code):
+    origin = ZipCode.objects.get(code=zip_code)
+    return sum(
+        1
+        for specialist in demo.published().prefetch_related("practices")
+        if min(geo.distance_miles(origin.point, practice.point) for practice in specialist.practices.all()) <= 25
+    )
+
+
+def test_demo_searches_have_something_to_rank_and_one_place_has_almost_nothing(demo):
+    for busy_zip in ("60611", "10001", "77030", "90033", "80218"):
+        assert published_within_25_miles(demo, busy_zip) >= 5, busy_zip
+    assert 1 <= published_within_25_miles(demo, "59101") <= 2  # Billings: the rest lie beyond the radius
+
+
+def test_loading_again_resets_demo_rows(demo):
+    specialist = demo.get(pk=900001)
+    original_name = specialist.first_name
+    Specialist.objects.filter(pk=900001).update(first_name="Edited", is_published=False)
+    count = demo.count()
+
+    call_command("loaddata", FIXTURE_PATH, verbosity=0)
+
+    specialist.refresh_from_db()
+    assert specialist.first_name == original_name
+    assert demo.count() == count
+
+
+@pytest.fixture
+def fast_hashing(settings):
+    """These tests check who gets which password, not how slowly it is hashed."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def run_setup_demo(*args):
+    out = StringIO()
+    call_command("setup_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_setup_demo_loads_data_and_creates_the_two_accounts(db, settings, fast_hashing):
+    settings.DEBUG = True
+    output = run_setup_demo()
+    output_again = run_setup_demo()
+
+    curator = User.objects.get(username="curator")
+    physician = User.objects.get(username="physician")
+    assert curator.is_staff and not curator.is_superuser
+    assert list(curator.groups.values_list("name", flat=True)) == ["Curators"]
+    assert curator.check_password("sij-demo-curator")
+    assert not physician.is_staff
+    assert list(physician.groups.values_list("name", flat=True)) == ["Referring physicians"]
+    assert physician.check_password("sij-demo-physician")
+    assert User.objects.filter(username__in=["curator", "physician"]).count() == 2
+
+    demo = Specialist.objects.filter(record_source=RecordSource.DEMO)
+    assert demo.count() == len(fixture_objects("specialist"))
+    verified = demo.filter(verified_at__isnull=False)
+    assert verified.exists() and not verified.exclude(verified_by=curator).exists()
+    assert output == output_again  # idempotent
+    assert f"{demo.count()} fictional specialists ({demo.published().count()} published)" in output
+    assert "sij-demo-curator" in output and "sij-demo-physician" in output
+
+
+def test_setup_demo_restores_a_changed_demo_password(db, settings, fast_hashing):
+    settings.DEBUG = True
+    run_setup_demo()
+    curator = User.objects.get(username="curator")
+    curator.set_password("something-else-entirely")
+    curator.is_active = False
+    curator.save()
+
+    run_setup_demo()
+
+    curator.refresh_from_db()
+    assert curator.is_active and curator.check_password("sij-demo-curator")
+
+
+def test_setup_demo_refuses_to_run_without_debug(db, settings, fast_hashing):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DJANGO_DEBUG=1.*--force"):
+        run_setup_demo()
+    assert not Specialist.objects.exists()
+    assert not User.objects.filter(username__in=["curator", "physician"]).exists()
+
+
+def test_setup_demo_runs_without_debug_when_forced(db, settings, fast_hashing):
+    settings.DEBUG = False
+    run_setup_demo("--force")
+    assert Specialist.objects.filter(record_source=RecordSource.DEMO).count() >= 150
+    assert User.objects.get(username="curator").check_password("sij-demo-curator")
