@@ -79,7 +79,7 @@ class Situation:
             lines.append(f"{months} month{'' if months == 1 else 's'} of non-surgical care")
         if self.diagnostic_injection is not None:
             label = dict(DIAGNOSTIC_INJECTION_CHOICES)[self.diagnostic_injection]
-            lines.append(f"Diagnostic SI-joint injection: {label[0].lower()}{label[1:]}")
+            lines.append(f"Diagnostic SI-joint injection: {in_sentence(label)}")
         return lines
 
 
@@ -238,6 +238,16 @@ PROCEDURE_SINGULARS = {
 }
 
 
+def sentence(text: str) -> str:
+    """Return text with its first letter capitalised (and the rest as it is: "SI-joint" stays)."""
+    return text[:1].upper() + text[1:]
+
+
+def in_sentence(label: str) -> str:
+    """Return a label for use mid-sentence: "Therapeutic SI-joint injection" -> "therapeutic SI-joint injection"."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def saturating(n: float, k: float) -> float:
     """Return 1 - exp(-n/k): 0 for nothing, approaching 1 with diminishing returns."""
     return 0.0 if n <= 0 else 1.0 - math.exp(-n / k)
@@ -300,14 +310,14 @@ def describe_volume(volume, *, verified_on: datetime.date | None = None) -> str:
     if volume.count is None:
         who = source_label(volume.source)
         fewer = " (fewer than 11 patients)" if volume.source == VolumeSource.CMS_MEDICARE else ""
-        return f"{PROCEDURE_PLURALS[volume.procedure].capitalize()} in {period}: not published by {who}{fewer}"
+        return f"{sentence(PROCEDURE_PLURALS[volume.procedure])} in {period}: not published by {who}{fewer}"
     noun = PROCEDURE_SINGULARS[volume.procedure] if volume.count == 1 else PROCEDURE_PLURALS[volume.procedure]
     verified = (f"verified {verified_on:%b %Y}" if verified_on else "verified") if volume.verified else "not verified"
     return f"{volume.count} {noun} in {period} ({source_label(volume.source)}, {verified})"
 
 
 def describe_stale(volume) -> str:
-    name = PROCEDURE_PLURALS[volume.procedure].capitalize()
+    name = sentence(PROCEDURE_PLURALS[volume.procedure])
     return f"{name}: last count is from {volume.period_end.year}, too old to count"
 
 
@@ -329,7 +339,7 @@ def nonsurgical_experience(c: Candidate, experience: Experience) -> tuple[float,
     part = 0.7 * saturating(n, NONSURGICAL_K) + 0.15 * len(offers)
     reason = _volume_reason(experience, NONSURGICAL_PROCEDURES, "No past-year SI-joint injection count on record")
     if offers:
-        reason += "; offers " + " and ".join(Service(s).label[0].lower() + Service(s).label[1:] for s in offers)
+        reason += "; offers " + " and ".join(in_sentence(Service(s).label) for s in offers)
     return part, reason
 
 
@@ -367,7 +377,7 @@ def conservative_care(c: Candidate, experience: Experience) -> tuple[float, str]
     offered = [s for s in CONSERVATIVE_PARTS if s in c.services]
     if not offered:
         return 0.0, "Does not list non-surgical SI-joint care"
-    names = ", ".join(Service(s).label[0].lower() + Service(s).label[1:] for s in offered)
+    names = ", ".join(in_sentence(Service(s).label) for s in offered)
     return sum(CONSERVATIVE_PARTS[s] for s in offered), f"Non-surgical care first: {names}"
 
 
@@ -495,7 +505,7 @@ def key_facts(candidate: Candidate, *, today: datetime.date | None = None) -> li
         period = format_period(volume.period_start, volume.period_end)
         source = source_label(volume.source)
         if volume.count is None:
-            facts.append(f"{PROCEDURE_PLURALS[procedure].capitalize()}: not published by {source}, {period}")
+            facts.append(f"{sentence(PROCEDURE_PLURALS[procedure])}: not published by {source}, {period}")
             continue
         noun = PROCEDURE_SINGULARS[procedure] if volume.count == 1 else PROCEDURE_PLURALS[procedure]
         if volume.verified:

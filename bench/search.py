@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Benchmark the patient search: find_specialists() against the naive way, on realistic volumes.
+
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py generate   # 20k published + 1M unpublished
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py run        # 1,000 random-ZIP searches
+
+`generate` migrates the (scratch!) database, then bulk-inserts synthetic specialists spread across the US by
+state population (2020 census): published ones with practices, services, procedure counts and trainings, and
+unpublished NPPES-like records with a practice each (the realistic bulk a search must skip). `run` times
+find_specialists() for random ZIPs with radii of 10–100 miles, times the naive way (every published specialist
+loaded with its relations and measured in Python) on a sample of the same searches, checks both return the
+same results, and prints p50/p95 and the ratio. Never point it at a database you care about.
+"""
+
+import argparse
+import datetime
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from directory.models import (  # noqa: E402
+    Affiliation,
+    CoordinatesSource,
+    Practice,
+    Procedure,
+    ProcedureVolume,
+    RecordSource,
+    Service,
+    Specialist,
+    Specialty,
+    Training,
+    VolumeSource,
+    ZipCode,
+)
+from referral import ranking  # noqa: E402
+from referral.matching import (  # noqa: E402
+    BEYOND_LIMIT,
+    MIN_RESULTS,
+    find_specialists,
+    match_specialist,
+    nearest_practice,
+    profile_queryset,
+)
+
+# Resident population by state, 2020 census, in thousands.
+STATE_POPULATION = {
+    "AL": 5024, "AK": 733, "AZ": 7152, "AR": 3012, "CA": 39538, "CO": 5774, "CT": 3606, "DE": 990, "DC": 690,
+    "FL": 21538, "GA": 10712, "HI": 1455, "ID": 1839, "IL": 12813, "IN": 6786, "IA": 3190, "KS": 2938,
+    "KY": 4506, "LA": 4658, "ME": 1362, "MD": 6177, "MA": 7030, "MI": 10077, "MN": 5706, "MS": 2961,
+    "MO": 6155, "MT": 1084, "NE": 1962, "NV": 3105, "NH": 1378, "NJ": 9289, "NM": 2118, "NY": 20201,
+    "NC": 10439, "ND": 779, "OH": 11799, "OK": 3959, "OR": 4237, "PA": 13003, "RI": 1097, "SC": 5118,
+    "SD": 887, "TN": 6911, "TX": 29146, "UT": 3272, "VT": 643, "VA": 8631, "WA": 7705, "WV": 1794,
+    "WI": 5894, "WY": 577, "PR": 3286,
+}  # fmt: skip
+FIRST_NAMES = "Ava Ben Carla Dev Elena Farid Grace Hiro Imani Jonas Kira Luis Maya Nils Omar Priya Quinn Rosa Sami Tess"
+LAST_NAMES = "Abbott Baker Chen Diaz Evans Fischer Garcia Haddad Ito Jensen Kowalski Lopez Moreau Nguyen Okafor Patel"
+BATCH = 5000
+
+
+def weighted_zips(rng: random.Random) -> tuple[list[list[tuple]], list[float]]:
+    """Return the ZIPs of each state (code, city, state, lat, lng) and the states' population weights."""
+    by_state: dict[str, list[tuple]] = {}
+    for row in ZipCode.objects.values_list("code", "city", "state", "latitude", "longitude"):
+        by_state.setdefault(row[2], []).append(row)
+    states = [state for state in STATE_POPULATION if state in by_state]
+    return [by_state[state] for state in states], [STATE_POPULATION[state] for state in states]
+
+
+def random_zip(rng, zips_by_state, weights):
+    return rng.choice(rng.choices(zips_by_state, weights)[0])
+
+
+def make_practice(rng, pk, zip_row, now):
+    code, city, state, latitude, longitude = zip_row
+    return Practice(
+        pk=pk,
+        name=f"Synthetic Spine Clinic {pk}",
+        address_line1=f"{rng.randint(1, 9999)} Bench Street",
+        city=city,
+        state=state,
+        zip_code=code,
+        phone="555-0100",
+        latitude=latitude,
+        longitude=longitude,
+        coordinates_source=CoordinatesSource.ZIP_CENTROID,
+    )
+
+
+def make_specialist(rng, pk, published, now):
+    offers = {service.value: rng.random() < 0.45 for service in Service} if published else {}
+    return Specialist(
+        pk=pk,
+        npi=None,
+        first_name=rng.choice(FIRST_NAMES.split()),
+        last_name=rng.choice(LAST_NAMES.split()),
+        credentials="MD",
+        specialty=rng.choice(Specialty.values),
+        languages="English; Spanish" if rng.random() < 0.2 else "English",
+        accepting_new_patients=rng.random() < 0.8,
+        telehealth=rng.random() < 0.3,
+        is_published=published,
+        verified_at=now - datetime.timedelta(days=rng.randint(0, 1500)) if published and rng.random() < 0.6 else None,
+        record_source=RecordSource.DEMO if published else RecordSource.NPPES,
+        created_at=now,
+        updated_at=now,
+        **offers,
+    )
+
+
+def make_volumes(rng, specialist_id, today):
+    """A few counts: current calendar-year ones, some stale, some suppressed by CMS."""
+    volumes = []
+    last_year = today.year - 1
+    for procedure in (Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION, Procedure.RF_ABLATION):
+        if rng.random() < 0.4:
+            continue
+        year = last_year if rng.random() < 0.8 else last_year - 3
+        source = rng.choice([VolumeSource.SELF_REPORTED, VolumeSource.CMS_MEDICARE])
+        suppressed = source == VolumeSource.CMS_MEDICARE and rng.random() < 0.3
+        volumes.append(
+            ProcedureVolume(
+                specialist_id=specialist_id,
+                procedure=procedure,
+                period_start=datetime.date(year, 1, 1),
+                period_end=datetime.date(year, 12, 31),
+                count=None if suppressed else rng.randint(0, 80),
+                is_suppressed=suppressed,
+                source=source,
+                verified=rng.random() < 0.5,
+            )
+        )
+    return volumes
+
+
+def generate(published_count: int, unpublished_count: int, seed: int) -> None:
+    """Migrate the scratch database and bulk-insert the synthetic directory."""
+    call_command("migrate", verbosity=0)
+    if Specialist.objects.exists():
+        sys.exit("This database already holds specialists; use a fresh scratch database.")
+    rng = random.Random(seed)
+    zips_by_state, weights = weighted_zips(rng)
+    now, today = timezone.now(), timezone.localdate()
+    total = published_count + unpublished_count
+    practice_pk = 0
+    with tqdm(total=total, desc="specialists", unit="", file=sys.stderr, disable=None) as progress:
+        for start in range(0, total, BATCH):
+            specialists, practices, affiliations, volumes, trainings = [], [], [], [], []
+            for pk in range(start + 1, min(start + BATCH, total) + 1):
+                published = pk <= published_count
+                specialists.append(make_specialist(rng, pk, published, now))
+                home = random_zip(rng, zips_by_state, weights)
+                places = [home]
+                if published and rng.random() < 0.3:  # a second office in the same state
+                    places.append(rng.choice(zips_by_state[[z[0][2] for z in zips_by_state].index(home[2])]))
+                for index, place in enumerate(places):
+                    practice_pk += 1
+                    practices.append(make_practice(rng, practice_pk, place, now))
+                    affiliations.append(Affiliation(specialist_id=pk, practice_id=practice_pk, is_primary=index == 0))
+                if published:
+                    volumes += make_volumes(rng, pk, today)
+                    trainings += [
+                        Training(specialist_id=pk, course="SI-joint fusion course", year=rng.randint(2015, 2025))
+                        for _ in range(rng.choice([0, 0, 1, 2]))
+                    ]
+            with transaction.atomic():
+                Specialist.objects.bulk_create(specialists, batch_size=1000)
+                Practice.objects.bulk_create(practices, batch_size=1000)
+                Affiliation.objects.bulk_create(affiliations, batch_size=1000)
+                ProcedureVolume.objects.bulk_create(volumes, batch_size=1000)
+                Training.objects.bulk_create(trainings, batch_size=1000)
+            progress.update(len(specialists))
+    if connection.vendor == "postgresql":  # explicit ids were inserted: move the sequences past them
+        with connection.cursor() as cursor:
+            for model in (Specialist, Practice):
+                table = model._meta.db_table
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+            cursor.execute("ANALYZE")
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"generated {published_count} published and {unpublished_count} unpublished specialists", file=sys.stderr)
+
+
+def naive_search(origin, radius_miles, situation, sort="best", page_size=20):
+    """The naive way: load every published specialist with its relations, measure and rank in Python."""
+    matches = []
+    for specialist in profile_queryset():
+        practice, exact_miles = nearest_practice(specialist, origin)
+        if practice is not None:
+            matches.append((exact_miles, match_specialist(specialist=specialist, origin=origin, situation=situation)))
+
+    def key(m):
+        s = m.specialist
+        tail = (m.distance_miles, s.last_name.casefold(), s.first_name.casefold(), s.pk)
+        return tail if sort == "distance" else (-m.score, *tail)
+
+    within = sorted((m for miles, m in matches if miles <= radius_miles), key=key)
+    beyond = []
+    if len(within) < MIN_RESULTS:
+        beyond = sorted((m for miles, m in matches if miles > radius_miles), key=lambda m: key(m)[-4:])
+    return len(within), within[:page_size], beyond[:BEYOND_LIMIT]
+
+
+def summary(match):
+    return (match.specialist.pk, match.practice.pk, match.distance_miles, match.score, tuple(match.reasons))
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def run(searches: int, naive_sample: int, seed: int) -> None:
+    rng = random.Random(seed)
+    codes = list(ZipCode.objects.values_list("code", flat=True))
+    origins = ZipCode.objects.in_bulk(rng.sample(codes, searches))
+    situations = [
+        ranking.Situation(),
+        ranking.Situation(diagnostic_injection=ranking.INJECTION_NOT_DONE),
+        ranking.Situation(prior_lumbar_fusion=True, conservative_months=8, diagnostic_injection="relieved"),
+    ]
+    plan = [(origin, rng.choice([10, 25, 50, 100]), rng.choice(situations)) for origin in origins.values()]
+    print(
+        f"{Specialist.objects.filter(is_published=True).count()} published, "
+        f"{Specialist.objects.filter(is_published=False).count()} unpublished specialists; "
+        f"{Practice.objects.count()} practices; database: {connection.vendor}",
+        file=sys.stderr,
+    )
+    find_specialists(origin=plan[0][0], radius_miles=50)  # warm up connection and caches
+    fast_times, counts = [], []
+    for origin, radius, situation in tqdm(plan, desc="find_specialists", file=sys.stderr, disable=None):
+        started = time.perf_counter()
+        result = find_specialists(origin=origin, radius_miles=radius, situation=situation)
+        fast_times.append(time.perf_counter() - started)
+        counts.append(result.count)
+    naive_times, fast_sample_times, mismatches = [], [], 0
+    for index, (origin, radius, situation) in enumerate(
+        tqdm(plan[:naive_sample], desc="naive (sample)", file=sys.stderr, disable=None)
+    ):
+        started = time.perf_counter()
+        naive_count, naive_page, naive_beyond = naive_search(origin, radius, situation)
+        naive_times.append(time.perf_counter() - started)
+        fast_sample_times.append(fast_times[index])
+        result = find_specialists(origin=origin, radius_miles=radius, situation=situation)
+        same = (
+            result.count == naive_count
+            and [summary(m) for m in result.matches] == [summary(m) for m in naive_page]
+            and [summary(m) for m in result.beyond_radius] == [summary(m) for m in naive_beyond]
+        )
+        if not same:
+            mismatches += 1
+            print(f"MISMATCH for {origin.code} within {radius} miles", file=sys.stderr)
+    ms = [t * 1000 for t in fast_times]
+    print(f"find_specialists: {searches} searches, radius 10/25/50/100 miles, results within radius:")
+    print(f"  results   p50 {percentile(counts, 0.5)}, p95 {percentile(counts, 0.95)}, max {max(counts)}")
+    print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
+    if naive_times:
+        naive_p50 = statistics.median(naive_times) * 1000
+        fast_p50 = statistics.median(fast_sample_times) * 1000
+        print(f"naive way on the first {len(naive_times)} of the same searches:")
+        print(f"  time      p50 {naive_p50:.1f} ms vs {fast_p50:.2f} ms: {naive_p50 / fast_p50:.0f}× faster")
+        print(f"  same results: {len(naive_times) - mismatches} of {len(naive_times)}")
+    if mismatches:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="migrate a scratch database and fill it")
+    gen.add_argument("--published", type=int, default=20_000)
+    gen.add_argument("--unpublished", type=int, default=1_000_000)
+    bench = sub.add_parser("run", help="time the searches")
+    bench.add_argument("--searches", type=int, default=1000)
+    bench.add_argument("--naive-sample", type=int, default=30, help="searches also run the naive way (slow)")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    if args.command == "generate":
+        generate(args.published, args.unpublished, args.seed)
+    else:
+        run(args.searches, args.naive_sample, args.seed)
