@@ -56,11 +56,12 @@ class ShortlistApiForm(forms.Form):
     """The scalar part of the API body; `situation` and `items` are checked by `clean_api_body`."""
 
     title = forms.CharField(max_length=200)
-    origin_zip = forms.CharField(max_length=10)
+    origin_zip = forms.CharField(max_length=10, required=False)
     radius_miles = forms.IntegerField(min_value=1, max_value=500, required=False)
 
     def clean_origin_zip(self):
-        return ZipCode.objects.for_input(self.cleaned_data["origin_zip"]).code
+        raw = self.cleaned_data["origin_zip"]
+        return ZipCode.objects.for_input(raw).code if raw else ""
 
 
 SITUATION_KEYS = {"prior_lumbar_fusion", "conservative_months", "diagnostic_injection"}
