@@ -27,4 +27,6 @@ urlpatterns = [
     path("shortlists/<int:pk>/export.csv", physician_views.export_csv, name="shortlist-export-csv"),
     path("shortlists/<int:pk>/export.pdf", physician_views.export_pdf, name="shortlist-export-pdf"),
     path("shortlists/<int:pk>/export.fhir.json", physician_views.export_fhir, name="shortlist-export-fhir"),
+    path("api/v1/shortlists", api.api_shortlists, name="api-shortlists"),
+    path("api/v1/shortlists/<int:pk>", api.api_shortlist, name="api-shortlist"),
 ]
