@@ -1,0 +1,316 @@
+import csv
+import datetime
+import gzip
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from bench.public_files import CMS_HEADER, cms_row, write_csv
+from directory.importers.cms import import_cms, infer_year
+from directory.models import (
+    Procedure,
+    ProcedureVolume,
+    RecordSource,
+    ReviewStatus,
+    SourceRecord,
+    Specialist,
+    VolumeSource,
+)
+from tests.factories import ProcedureVolumeFactory, SpecialistFactory, make_npi
+
+pytestmark = pytest.mark.django_db
+
+NPI_A, NPI_B, NPI_C = make_npi(9001), make_npi(9002), make_npi(9003)
+
+
+def run(path, *args) -> str:
+    out = StringIO()
+    call_command("import_cms", str(path), *args, stdout=out)
+    return out.getvalue()
+
+
+def cms_file(tmp_path, rows, name="MUP_PHY_R25_P05_V10_D24_Prov_Svc.csv", header=CMS_HEADER):
+    return write_csv(tmp_path / name, header, rows)
+
+
+def cms_volumes(year=2024):
+    return {
+        (v.specialist.npi, v.procedure): (v.count, v.beneficiaries)
+        for v in ProcedureVolume.objects.filter(
+            source=VolumeSource.CMS_MEDICARE, period_start__year=year
+        ).select_related("specialist")
+    }
+
+
+def test_keeps_only_the_si_joint_and_lumbar_fusion_code_families(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_A, "99213"), cms_row(NPI_A, "22633")]))
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12), (NPI_A, Procedure.LUMBAR_FUSION): (14, 12)}
+
+
+def test_writes_a_calendar_year_period_with_a_medicare_only_note(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27096"), cms_row(NPI_A, "G0260")]))
+
+    volume = ProcedureVolume.objects.get()
+    assert (volume.period_start, volume.period_end) == (datetime.date(2024, 1, 1), datetime.date(2024, 12, 31))
+    assert (volume.count, volume.beneficiaries, volume.is_suppressed) == (28, 24, False)
+    assert volume.notes == "Medicare fee-for-service (Part B) only; codes 27096, G0260"
+
+
+def test_skips_organizations(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    output = run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Rndrng_Prvdr_Ent_Cd="O"), cms_row(NPI_A, "27096")]))
+
+    assert cms_volumes() == {(NPI_A, Procedure.SI_INJECTION): (14, 12)}
+    assert "skipped 1 organization rows" in output
+
+
+def test_sums_across_places_of_service_and_the_codes_of_a_family(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    rows = [
+        cms_row(NPI_A, "27279", Place_Of_Srvc="F", Tot_Srvcs="14", Tot_Benes="12"),
+        cms_row(NPI_A, "27279", Place_Of_Srvc="O", Tot_Srvcs="11.5", Tot_Benes="11"),
+        cms_row(NPI_A, "27278", Place_Of_Srvc="F", Tot_Srvcs="13", Tot_Benes="13"),
+        cms_row(NPI_A, "27280", Place_Of_Srvc="F", Tot_Srvcs="20", Tot_Benes="19"),
+    ]
+    run(cms_file(tmp_path, rows))
+
+    assert cms_volumes() == {
+        (NPI_A, Procedure.MIS_SI_FUSION): (38, 36),
+        (NPI_A, Procedure.OPEN_SI_FUSION): (20, 19),
+    }
+    assert ProcedureVolume.objects.get(procedure=Procedure.MIS_SI_FUSION).notes.endswith("codes 27279, 27278")
+
+
+def test_matches_header_names_case_insensitively_and_ignores_extra_columns(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    header = [name.upper() for name in CMS_HEADER] + ["Rndrng_Prvdr_Gndr"]
+    run(cms_file(tmp_path, [[*cms_row(NPI_A, "64625"), "F"]], header=header))
+
+    assert cms_volumes() == {(NPI_A, Procedure.RF_ABLATION): (14, 12)}
+
+
+def test_a_code_without_a_row_gets_no_count_not_zero(tmp_path):
+    specialist = SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27096")]))
+
+    assert set(specialist.volumes.values_list("procedure", flat=True)) == {Procedure.SI_INJECTION}
+    assert not ProcedureVolume.objects.filter(count=0).exists()
+    specialist.refresh_from_db()
+    assert specialist.past_year_volume(Procedure.MIS_SI_FUSION, today=datetime.date(2025, 6, 1)) is None
+
+
+def test_reimporting_the_same_file_changes_nothing(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_B, "27096"), cms_row(NPI_C, "22612")])
+    run(path)
+    first = (cms_volumes(), Specialist.objects.count(), SourceRecord.objects.count())
+    output = run(path)
+
+    assert (cms_volumes(), Specialist.objects.count(), SourceRecord.objects.count()) == first
+    assert "2 already in the directory, 0 new in the review queue" in output
+
+
+def test_reimporting_a_year_replaces_exactly_that_years_counts(tmp_path):
+    a, b = SpecialistFactory(npi=NPI_A), SpecialistFactory(npi=NPI_B)
+    older = ProcedureVolumeFactory(
+        specialist=a,
+        source=VolumeSource.CMS_MEDICARE,
+        period_start=datetime.date(2023, 1, 1),
+        period_end=datetime.date(2023, 12, 31),
+    )
+    self_reported = ProcedureVolumeFactory(specialist=b, period_start=datetime.date(2024, 1, 1))
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_B, "27279"), cms_row(NPI_B, "27096")]))
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="40", Tot_Benes="30")], name="cms_2024_again.csv"))
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (40, 30)}
+    assert ProcedureVolume.objects.filter(pk__in=[older.pk, self_reported.pk]).count() == 2
+    b_record = SourceRecord.objects.get(specialist=b, source=RecordSource.CMS_MEDICARE)
+    assert b_record.data == {"years": {}}  # what 2024 said about NPI_B is gone with its counts
+
+
+def test_source_record_keeps_counts_by_year(tmp_path):
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="14")], name="cms_D23.csv"))
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="21")], name="cms_D24.csv"))
+
+    years = SourceRecord.objects.get(specialist__npi=NPI_A, source=RecordSource.CMS_MEDICARE).data["years"]
+    assert list(years) == ["2024", "2023"]
+    assert years["2024"]["procedures"]["mis_si_fusion"] == {"services": 21, "beneficiaries": 12, "codes": ["27279"]}
+    assert years["2023"]["procedures"]["mis_si_fusion"]["services"] == 14
+
+
+def test_new_npi_with_si_joint_rows_becomes_an_unpublished_stub_in_the_review_queue(tmp_path):
+    rows = [cms_row(NPI_A, "27279", Rndrng_Prvdr_St2="SUITE 400", Rndrng_Prvdr_Type="Neurosurgery")]
+    run(cms_file(tmp_path, rows))
+
+    stub = Specialist.objects.get(npi=NPI_A)
+    assert (stub.first_name, stub.middle_name, stub.last_name, stub.credentials) == ("Jane", "Q", "Smith", "M.D.")
+    assert (stub.is_published, stub.review_status, stub.record_source) == (False, "pending", "cms_medicare")
+    assert stub.specialty == "neurosurgery"
+    practice = stub.practices.get()
+    assert (practice.address_line1, practice.address_line2, practice.city, practice.state, practice.zip_code) == (
+        "1200 N State St",
+        "Suite 400",
+        "Chicago",
+        "IL",
+        "60611",
+    )
+    assert practice.latitude == pytest.approx(41.89, abs=0.05) and practice.coordinates_source == "zip_centroid"
+    record = stub.source_records.get(source=RecordSource.CMS_MEDICARE)
+    assert record.data["years"]["2024"]["name"] == "JANE Q SMITH"
+    assert record.data["years"]["2024"]["address"] == "1200 N STATE ST, SUITE 400, CHICAGO, IL 60611"
+    assert list(Specialist.objects.awaiting_review()) == [stub]
+
+
+def test_new_npi_with_lumbar_fusion_or_nerve_blocks_only_is_not_added(tmp_path):
+    output = run(cms_file(tmp_path, [cms_row(NPI_A, "22612"), cms_row(NPI_A, "64451")]))
+
+    assert not Specialist.objects.exists()
+    assert "1 not in the directory" in output
+
+
+def test_curated_specialist_keeps_its_fields_and_gets_counts_and_a_source_record(tmp_path):
+    curated = SpecialistFactory(npi=NPI_A, first_name="Janet", last_name="Smith-Lee", credentials="MD, FAAOS")
+    practice = curated.practices.get()
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Rndrng_Prvdr_St1="9 ELSEWHERE RD")]))
+
+    curated.refresh_from_db()
+    assert (curated.first_name, curated.last_name, curated.credentials) == ("Janet", "Smith-Lee", "MD, FAAOS")
+    assert (curated.review_status, curated.is_published) == ("curated", True)
+    assert list(curated.practices.all()) == [practice] and practice.address_line1 != "9 Elsewhere Rd"
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
+    assert curated.source_records.get().data["years"]["2024"]["address"].startswith("9 ELSEWHERE RD")
+
+
+def test_dismissed_npi_stays_dismissed_without_counts(tmp_path):
+    dismissed = SpecialistFactory(npi=NPI_A, is_published=False, review_status=ReviewStatus.DISMISSED)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279")]))
+
+    dismissed.refresh_from_db()
+    assert (dismissed.review_status, dismissed.is_published) == ("dismissed", False)
+    assert not dismissed.volumes.exists()
+    assert Specialist.objects.count() == 1
+    assert "2024" in dismissed.source_records.get().data["years"]
+
+
+@pytest.mark.parametrize("name", ["MUP_PHY_R25_P05_V10_D24_Prov_Svc.csv.gz", "MUP_PHY_R25_P05_V10_D24_Prov_Svc.zip"])
+def test_reads_gzip_and_zip_files(tmp_path, name):
+    SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_A, "99213")], name=name))
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
+
+
+def test_malformed_row_with_atomic_changes_nothing(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279")]))
+    before = cms_volumes()
+    rows = [cms_row(NPI_A, "27279", Tot_Srvcs="40"), cms_row(NPI_B, "27096", Tot_Benes="eleven")]
+
+    with pytest.raises(CommandError, match=r"Row 3: 27096 for .*eleven.*Nothing was imported \(--atomic\)"):
+        run(cms_file(tmp_path, rows, name="cms_D24_bad.csv"), "--atomic")
+    assert cms_volumes() == before
+    assert not Specialist.objects.filter(npi=NPI_B).exists()
+
+
+def test_malformed_rows_are_reported_and_skipped_without_atomic(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    rows = [cms_row(NPI_A, "27279"), cms_row("123", "27279"), cms_row(NPI_A, "27096")[:5]]
+    output = run(cms_file(tmp_path, rows))
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
+    assert "Rejected 2 malformed rows" in output
+    assert "row 3: 27279 for 123: NPI '123' is not 10 digits" in output
+    assert "row 4: 5 fields, expected 28" in output
+
+
+def test_a_file_that_breaks_part_way_leaves_the_previous_import_intact(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279")]))
+    before = cms_volumes()
+    rows = [cms_row(make_npi(20000 + n), "27096") for n in range(5000)]
+    broken = cms_file(tmp_path, rows, name="cms_D24.csv.gz")
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])  # a download cut off half-way
+
+    with pytest.raises(CommandError, match="damaged or truncated"):
+        run(broken)
+    assert cms_volumes() == before
+    assert Specialist.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "year"),
+    [
+        ("MUP_PHY_R24_P05_V10_D22_Prov_Svc.csv", 2022),
+        ("MUP_PHY_R25_P05_V10_D23_Prov_Svc.zip", 2023),
+        ("Medicare_Physician_Other_Practitioners_by_Provider_and_Service_2021.csv.gz", 2021),
+        ("export.csv", None),
+        ("cms_2019_to_2021.csv", None),
+    ],
+)
+def test_infers_the_data_year_from_the_file_name(name, year):
+    assert infer_year(name) == year
+
+
+def test_without_a_year_in_the_name_asks_for_year(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279")], name="export.csv")
+
+    with pytest.raises(CommandError, match=r"Cannot tell the data year from the file name 'export.csv'; pass --year"):
+        run(path)
+    run(path, "--year", "2023")
+    assert cms_volumes(2023) == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
+
+
+def test_wrong_file_names_the_missing_columns(tmp_path):
+    path = write_csv(tmp_path / "cms_D24.csv", ["NPI", "Code"], [["1", "2"]])
+
+    with pytest.raises(CommandError, match="Missing column\\(s\\): Rndrng_NPI; Rndrng_Prvdr_Last_Org_Name; .*HCPCS_Cd"):
+        run(path)
+
+
+def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    SpecialistFactory(npi=NPI_A)
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279")])
+    run(path)
+    assert capsys.readouterr().err == ""
+
+    import_cms(path, progress=True)  # forced on, as on a terminal
+    assert "CMS 2024: 100%" in capsys.readouterr().err
+
+
+def test_reading_in_a_non_interactive_process_does_not_break(tmp_path):
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279")] * 3, name="cms.csv.gz")
+    script = (
+        "import sys; from directory.importers.streaming import open_csv\n"
+        "with open_csv(sys.argv[1], description='CMS') as stream:\n"
+        "    print(sum(len(chunk) for chunk in stream.chunks()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=True,
+    )
+    assert (done.stdout, done.stderr) == ("3\n", "")
+
+
+def test_gzip_text_is_read_as_utf8_with_a_bom(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    path = tmp_path / "cms_D24.csv.gz"
+    text = StringIO()
+    csv.writer(text).writerows([CMS_HEADER, cms_row(NPI_A, "27279", Rndrng_Prvdr_City="SAN JOSÉ")])
+    path.write_bytes(gzip.compress(("\ufeff" + text.getvalue()).encode()))
+    run(path)
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
+    record = SourceRecord.objects.get(specialist__npi=NPI_A)
+    assert record.data["years"]["2024"]["address"].endswith("SAN JOSÉ, IL 60611")
