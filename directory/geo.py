@@ -7,6 +7,7 @@ from geopy.distance import great_circle
 
 Point = tuple[float, float]
 
+GEOPY_EARTH_RADIUS_KM = 6371.009
 EARTH_RADIUS_MILES = 6371.009 * 0.621371  # geopy's mean earth radius (km), in miles
 MILES_PER_DEGREE_LATITUDE = math.pi * EARTH_RADIUS_MILES / 180
 
@@ -26,6 +27,30 @@ class BoundingBox:
 def distance_miles(a: Point, b: Point) -> float:
     """Return the great-circle distance between two points, in miles."""
     return great_circle(a, b).miles
+
+
+def distance_from(origin: Point):
+    """Return a function that gives the great-circle miles from `origin` to a point.
+
+    The same formula and earth radius as geopy's great_circle (so the same numbers as distance_miles), without
+    its per-call overhead: a search measures thousands of candidates.
+    """
+    sin_lat1, cos_lat1 = math.sin(math.radians(origin[0])), math.cos(math.radians(origin[0]))
+    lng1 = math.radians(origin[1])
+    sin, cos, sqrt, atan2, radians = math.sin, math.cos, math.sqrt, math.atan2, math.radians
+
+    def miles_to(point: Point) -> float:
+        lat2 = radians(point[0])
+        sin_lat2, cos_lat2 = sin(lat2), cos(lat2)
+        delta_lng = radians(point[1]) - lng1
+        cos_delta_lng, sin_delta_lng = cos(delta_lng), sin(delta_lng)
+        d = atan2(
+            sqrt((cos_lat2 * sin_delta_lng) ** 2 + (cos_lat1 * sin_lat2 - sin_lat1 * cos_lat2 * cos_delta_lng) ** 2),
+            sin_lat1 * sin_lat2 + cos_lat1 * cos_lat2 * cos_delta_lng,
+        )
+        return GEOPY_EARTH_RADIUS_KM * d / 1.609344
+
+    return miles_to
 
 
 def bounding_box(center: Point, radius_miles: float) -> BoundingBox:

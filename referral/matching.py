@@ -10,19 +10,17 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from directory import geo
-from directory.models import Practice, Procedure, ProcedureVolume, Service, Specialist, Training, ZipCode
+from directory.models import Practice, Procedure, ProcedureVolume, Specialist, Training, ZipCode
 from referral import ranking
-from referral.ranking import NO_SITUATION, Candidate, Situation, Volume
+from referral.ranking import NO_SITUATION, Candidate, Situation
 
 SORTS = ("best", "distance")
 MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones beyond it
 BEYOND_LIMIT = 5
-SERVICE_FIELDS = [service.value for service in Service]
-VOLUME_FIELDS = ["procedure", "count", "period_start", "period_end", "source", "verified", "is_suppressed"]
 
 
 @dataclass
@@ -78,7 +76,8 @@ def candidate_from_specialist(specialist: Specialist, distance_miles: float) -> 
 
 def nearest_practice(specialist: Specialist, origin: ZipCode) -> tuple[Practice | None, float]:
     """Return the specialist's practice nearest to the origin and its distance (uses prefetched practices)."""
-    located = [(geo.distance_miles(origin.point, p.point), p.pk, p) for p in specialist.practices.all() if p.point]
+    miles_to = geo.distance_from(origin.point)
+    located = [(miles_to(p.point), p.pk, p) for p in specialist.practices.all() if p.point]
     if not located:
         return None, math.inf
     miles, _pk, practice = min(located, key=lambda item: item[:2])
@@ -88,7 +87,7 @@ def nearest_practice(specialist: Specialist, origin: ZipCode) -> tuple[Practice 
 def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situation = NO_SITUATION) -> Match:
     """Explain one specialist relative to an origin: distance, score, reasons and key facts."""
     practice, miles = nearest_practice(specialist, origin)
-    candidate = candidate_from_specialist(specialist, miles if practice else 0.0)
+    candidate = candidate_from_specialist(specialist, round(miles, 1) if practice else 0.0)
     today = timezone.localdate()
     assessment = ranking.assess(candidate, ranking.weights_for(situation), today=today)
     return Match(
@@ -111,66 +110,76 @@ def profile_queryset(queryset=None):
     )
 
 
-# --- Candidates as plain values ----------------------------------------------------------------------
+# --- Candidates from the search index ----------------------------------------------------------------
+
+ENTRY = "search_entries__"
+ENTRY_COLUMNS = ["pk", ENTRY + "practice_id", ENTRY + "latitude", ENTRY + "longitude", "last_name", "first_name"]
+ENTRY_COLUMNS += [ENTRY + "valid_until", *(ENTRY + criterion for criterion in ranking.STATIC_CRITERIA)]
 
 
-def nearest_in_box(published, origin: ZipCode, radius_miles: float | None) -> dict[int, tuple[float, int]]:
-    """Return {specialist id: (miles, practice id)} for the nearest practice of each specialist in the box.
+@dataclass
+class Scored:
+    """A candidate as the search sees it: plain values only, enough to order and page."""
 
-    With radius_miles=None there is no box (every published specialist with a located practice).
-    """
-    pairs = published.filter(practices__latitude__isnull=False, practices__longitude__isnull=False)
-    if radius_miles is not None:
-        box = geo.bounding_box(origin.point, radius_miles)
-        pairs = pairs.filter(
-            practices__latitude__range=(box.south, box.north),
-            practices__longitude__range=(box.west, box.east),
+    id: int
+    practice_id: int
+    exact_miles: float
+    distance_miles: float  # rounded to 0.1, as shown and as scored
+    last_name: str
+    first_name: str
+    parts: dict | None  # the static part-scores, None when they have aged and need recomputing
+    score: float = 0.0
+
+    def key(self, sort: str) -> tuple:
+        tail = (self.distance_miles, self.last_name.casefold(), self.first_name.casefold(), self.id)
+        return tail if sort == "distance" else (-self.score, *tail)
+
+
+def scan(published, origin: ZipCode, reach: float | None, today, min_mis_fusions) -> dict[int, Scored]:
+    """Return each specialist's nearest indexed practice within `reach` miles (None: anywhere), one query."""
+    entries = Q()
+    if reach is not None:
+        box = geo.bounding_box(origin.point, reach)
+        entries &= Q(search_entries__latitude__range=(box.south, box.north))
+        entries &= Q(search_entries__longitude__range=(box.west, box.east))
+    else:
+        entries &= Q(search_entries__isnull=False)
+    if min_mis_fusions:  # aged rows are re-checked after recomputing
+        entries &= Q(search_entries__past_year_mis_fusions__gte=min_mis_fusions) | Q(
+            search_entries__valid_until__lte=today
         )
-    nearest: dict[int, tuple[float, int]] = {}
-    for specialist_id, practice_id, latitude, longitude in pairs.values_list(
-        "pk", "practices__pk", "practices__latitude", "practices__longitude"
-    ).order_by():
-        found = (geo.distance_miles(origin.point, (latitude, longitude)), practice_id)
-        if specialist_id not in nearest or found < nearest[specialist_id]:
-            nearest[specialist_id] = found
+    miles_to = geo.distance_from(origin.point)
+    nearest: dict[int, Scored] = {}
+    for pk, practice_id, latitude, longitude, last, first, valid_until, *parts in (
+        published.filter(entries).values_list(*ENTRY_COLUMNS).order_by()
+    ):
+        miles = miles_to((latitude, longitude))
+        if reach is not None and miles > reach:
+            continue
+        found = nearest.get(pk)
+        if found is None or (miles, practice_id) < (found.exact_miles, found.practice_id):
+            static = dict(zip(ranking.STATIC_CRITERIA, parts, strict=True)) if valid_until > today else None
+            nearest[pk] = Scored(pk, practice_id, miles, round(miles, 1), last, first, static)
     return nearest
 
 
-def load_candidates(published, nearest: dict[int, tuple[float, int]]) -> list[Candidate]:
-    """Return Candidates (plain values) for these specialist ids, in three queries."""
-    if not nearest:
-        return []
-    ids = list(nearest)
-    volumes: dict[int, list[Volume]] = {}
-    for specialist_id, *values in ProcedureVolume.objects.filter(
-        specialist_id__in=ids, procedure__in=ranking.COUNTED_PROCEDURES
-    ).values_list("specialist_id", *VOLUME_FIELDS):
-        volumes.setdefault(specialist_id, []).append(Volume(*values))
-    trainings: dict[int, list[tuple]] = {}
-    for specialist_id, course, year, pk in Training.objects.filter(specialist_id__in=ids).values_list(
-        "specialist_id", "course", "year", "pk"
-    ):
-        trainings.setdefault(specialist_id, []).append((year or 0, pk, course, year))
-    candidates = []
-    for specialist_id, last_name, first_name, verified_at, *offers in published.filter(pk__in=ids).values_list(
-        "pk", "last_name", "first_name", "verified_at", *SERVICE_FIELDS
-    ):
-        own_trainings = trainings.get(specialist_id, [])
-        latest = max(own_trainings, default=None)
-        candidates.append(
-            Candidate(
-                id=specialist_id,
-                last_name=last_name,
-                first_name=first_name,
-                distance_miles=round(nearest[specialist_id][0], 1),
-                services=frozenset(name for name, offered in zip(SERVICE_FIELDS, offers, strict=True) if offered),
-                volumes=tuple(volumes.get(specialist_id, ())),
-                training_count=len(own_trainings),
-                latest_training=training_label(latest[2], latest[3]) if latest else "",
-                verified_at=local_date(verified_at),
-            )
+def score_all(scored: list[Scored], weights, today, min_mis_fusions) -> list[Scored]:
+    """Set each candidate's score; recompute aged part-scores from the directory (rare: the index is refreshed
+    daily). Return the candidates that still qualify."""
+    aged = [s for s in scored if s.parts is None]
+    if aged:
+        specialists = profile_queryset().in_bulk([s.id for s in aged])
+        for s in aged:
+            candidate = candidate_from_specialist(specialists[s.id], s.distance_miles)
+            s.parts = ranking.static_parts(candidate, today)
+            if min_mis_fusions and not (past_year_mis_fusions(candidate, today) or 0) >= min_mis_fusions:
+                s.parts = None  # no longer qualifies
+        scored = [s for s in scored if s.parts is not None]
+    for s in scored:
+        s.score = ranking.weighted_total(
+            {**s.parts, ranking.DISTANCE: ranking.distance_part(s.distance_miles)}, weights
         )
-    return candidates
+    return scored
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
@@ -203,79 +212,61 @@ def find_specialists(
     today = timezone.localdate()
     weights = ranking.weights_for(situation)
 
-    def qualifies(candidate):
-        if not min_mis_fusions:
-            return True
-        count = past_year_mis_fusions(candidate, today)
-        return count is not None and count >= min_mis_fusions
-
-    nearby = {
-        pk: found for pk, found in nearest_in_box(published, origin, radius_miles).items() if found[0] <= radius_miles
-    }
-    candidates = [c for c in load_candidates(published, nearby) if qualifies(c)]
-    assessed = sorted(
-        (ranking.assess(c, weights, today=today) for c in candidates),
-        key=lambda a: ranking.ordering_key(a, sort),
-    )
+    nearby = list(scan(published, origin, radius_miles, today, min_mis_fusions).values())
+    ranked = sorted(score_all(nearby, weights, today, min_mis_fusions), key=lambda s: s.key(sort))
     start = (page - 1) * page_size
-    page_assessments = assessed[start : start + page_size]
+    on_page = ranked[start : start + page_size]
+    beyond = (
+        find_beyond(published, origin, radius_miles, weights, today, min_mis_fusions)
+        if len(ranked) < MIN_RESULTS
+        else []
+    )
 
-    beyond_assessments = []
-    if len(assessed) < MIN_RESULTS:
-        beyond = find_beyond(published, origin, radius_miles, qualifies)
-        beyond_assessments = sorted(
-            (ranking.assess(c, weights, today=today) for c in beyond),
-            key=lambda a: ranking.ordering_key(a, "distance"),
-        )
-
-    matches = build_matches(page_assessments + beyond_assessments, origin, today)
+    matches = build_matches(on_page + beyond, origin, situation, today)
     return SearchResult(
         origin=origin,
         radius_miles=radius_miles,
-        count=len(assessed),
-        matches=matches[: len(page_assessments)],
-        beyond_radius=matches[len(page_assessments) :],
+        count=len(ranked),
+        matches=matches[: len(on_page)],
+        beyond_radius=matches[len(on_page) :],
         page=page,
         page_size=page_size,
-        has_next=start + page_size < len(assessed),
+        has_next=start + page_size < len(ranked),
     )
 
 
-def find_beyond(published, origin: ZipCode, radius_miles: float, qualifies) -> list[Candidate]:
-    """Return the nearest (up to BEYOND_LIMIT) qualifying candidates outside the radius, widening the box."""
+def find_beyond(published, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions) -> list[Scored]:
+    """Return the nearest (up to BEYOND_LIMIT) candidates outside the radius, widening the search as needed."""
     reach = max(radius_miles * 2, radius_miles + 50)
     while True:
         limit = reach if reach < 3000 else None  # past 3,000 miles, look everywhere (Alaska, Hawaii, territories)
-        outside = {
-            pk: found
-            for pk, found in nearest_in_box(published, origin, limit).items()
-            if radius_miles < found[0] and (limit is None or found[0] <= limit)
-        }
-        candidates = sorted(
-            (c for c in load_candidates(published, outside) if qualifies(c)),
-            key=lambda c: (c.distance_miles, c.last_name.casefold(), c.first_name.casefold(), c.id),
+        found = scan(published, origin, limit, today, min_mis_fusions)
+        outside = score_all(
+            [s for s in found.values() if s.exact_miles > radius_miles], weights, today, min_mis_fusions
         )
-        if len(candidates) >= BEYOND_LIMIT or limit is None:
-            return candidates[:BEYOND_LIMIT]
+        if len(outside) >= BEYOND_LIMIT or limit is None:
+            return sorted(outside, key=lambda s: s.key("distance"))[:BEYOND_LIMIT]
         reach *= 4
 
 
-def build_matches(assessments, origin: ZipCode, today) -> list[Match]:
-    """Return Match objects for these assessments, with full specialists (relations prefetched)."""
-    ids = [a.candidate.id for a in assessments]
-    specialists = profile_queryset().in_bulk(ids)
+def build_matches(scored: list[Scored], origin: ZipCode, situation: Situation, today) -> list[Match]:
+    """Return Match objects for these candidates, with full specialists (relations prefetched): four queries."""
+    specialists = profile_queryset().in_bulk([s.id for s in scored]) if scored else {}
+    weights = ranking.weights_for(situation)
     matches = []
-    for assessment in assessments:
-        specialist = specialists[assessment.candidate.id]
-        practice, _miles = nearest_practice(specialist, origin)
+    for s in scored:
+        specialist = specialists[s.id]
+        practice = next(p for p in specialist.practices.all() if p.pk == s.practice_id)
+        candidate = candidate_from_specialist(specialist, s.distance_miles)
+        assessment = ranking.assess(candidate, weights, today=today)
         matches.append(
             Match(
                 specialist=specialist,
                 practice=practice,
-                distance_miles=assessment.candidate.distance_miles,
-                score=assessment.score,
+                distance_miles=s.distance_miles,
+                score=s.score,
                 reasons=assessment.reasons,
-                facts=ranking.key_facts(assessment.candidate, today=today),
+                facts=ranking.key_facts(candidate, today=today),
             )
         )
     return matches

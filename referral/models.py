@@ -274,3 +274,39 @@ class AccountRequest(models.Model):
     def decline(self, *, reviewer):
         self.status, self.reviewed_by, self.reviewed_at = self.Status.DECLINED, reviewer, timezone.now()
         self.save()
+
+
+# --- Search index -------------------------------------------------------------------------------------
+
+
+class SearchEntry(models.Model):
+    """One located practice of one published specialist, with the origin-independent part-scores.
+
+    Derived data, kept by referral.search_index.refresh_search_entries(): the patient search reads only
+    this small table (published profiles are a few percent of all records) instead of scoring every
+    candidate's counts and services on each request. Rows are valid until `valid_until`, when a count
+    leaves the past-year window or a verification ages; the search recomputes expired rows itself.
+    """
+
+    specialist = models.ForeignKey(Specialist, on_delete=models.CASCADE, related_name="search_entries")
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    surgical_experience = models.FloatField()
+    nonsurgical_experience = models.FloatField()
+    training = models.FloatField()
+    mis_fusion = models.FloatField()
+    diagnostic_injection = models.FloatField()
+    conservative_care = models.FloatField()
+    lumbar_fusion = models.FloatField()
+    verified = models.FloatField()
+    past_year_mis_fusions = models.PositiveIntegerField(null=True, blank=True)
+    valid_until = models.DateField(help_text="The first day these part-scores may no longer hold.")
+
+    class Meta:
+        verbose_name_plural = "search entries"
+        constraints = [models.UniqueConstraint(fields=["specialist", "practice"], name="one_search_entry_per_place")]
+        indexes = [models.Index(fields=["latitude", "longitude"], name="search_entry_lat_lng")]
+
+    def __str__(self):
+        return f"{self.specialist_id} at {self.practice_id}"

@@ -7,7 +7,7 @@ the weights. docs/ranking.md explains each criterion, formula and weight.
 
 import datetime
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,10 +395,6 @@ def lumbar_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
     return 0.5 * checks + 0.5 * treats, reason
 
 
-def distance(c: Candidate, experience: Experience) -> tuple[float, str]:
-    return distance_part(c.distance_miles), f"{c.distance_miles:.1f} miles away"
-
-
 def verified(c: Candidate, experience: Experience, today: datetime.date) -> tuple[float, str]:
     if c.verified_at is None:
         return 0.0, "Profile not verified by our curators yet"
@@ -439,11 +435,18 @@ class Assessment:
         return [part.reason for part in order]
 
 
-def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
-    """Score one candidate and explain each criterion."""
-    today = today or timezone.localdate()
+# The criteria that do not depend on where the patient is: the search stores these per specialist.
+STATIC_CRITERIA = tuple(criterion for criterion in CRITERIA if criterion != DISTANCE)
+
+
+def clamp(score: float) -> float:
+    return min(max(score, 0.0), 1.0)
+
+
+def static_results(candidate: Candidate, today: datetime.date) -> dict[str, tuple[float, str]]:
+    """Return {criterion: (part-score, reason)} for every criterion except distance."""
     experience = assess_experience(candidate.volumes, today)
-    results = {
+    return {
         SURGICAL_EXPERIENCE: surgical_experience(candidate, experience),
         NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience),
         TRAINING: training(candidate, experience),
@@ -451,22 +454,64 @@ def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.d
         DIAGNOSTIC_INJECTION: diagnostic_injection(candidate, experience),
         CONSERVATIVE_CARE: conservative_care(candidate, experience),
         LUMBAR_FUSION: lumbar_fusion(candidate, experience),
-        DISTANCE: distance(candidate, experience),
         VERIFIED: verified(candidate, experience, today),
     }
-    parts = [
-        Part(criterion, min(max(score, 0.0), 1.0), weights[criterion], reason)
-        for criterion, (score, reason) in results.items()
-    ]
-    return Assessment(candidate, total_score(parts), parts)
 
 
-def total_score(parts: Sequence[Part]) -> float:
-    """Return 100 × Σ weight·part / Σ weight, rounded to 1 decimal."""
-    total_weight = sum(part.weight for part in parts)
+def static_parts(candidate: Candidate, today: datetime.date) -> dict[str, float]:
+    """Return {criterion: part-score} for every criterion except distance (what the search index stores)."""
+    return {criterion: clamp(score) for criterion, (score, _reason) in static_results(candidate, today).items()}
+
+
+def weighted_total(scores: dict[str, float], weights: dict[str, float]) -> float:
+    """Return 100 × Σ weight·part / Σ weight over CRITERIA, rounded to 1 decimal (the one total formula)."""
+    total_weight = sum(weights[criterion] for criterion in CRITERIA)
     if not total_weight:
         return 0.0
-    return round(100.0 * sum(part.contribution for part in parts) / total_weight, 1)
+    weighted = sum(scores[criterion] * weights[criterion] for criterion in CRITERIA)
+    return round(100.0 * weighted / total_weight, 1)
+
+
+def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
+    """Score one candidate and explain each criterion."""
+    today = today or timezone.localdate()
+    results = static_results(candidate, today)
+    results[DISTANCE] = distance_part(candidate.distance_miles), f"{candidate.distance_miles:.1f} miles away"
+    parts = [
+        Part(criterion, clamp(results[criterion][0]), weights[criterion], results[criterion][1])
+        for criterion in CRITERIA
+    ]
+    return Assessment(candidate, weighted_total({p.criterion: p.score for p in parts}, weights), parts)
+
+
+def months_after(day: datetime.date, months: int) -> datetime.date:
+    """Return the same day `months` months later (clamped to the month's last day)."""
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    last_day = (datetime.date(year + (month == 11), (month + 1) % 12 + 1, 1) - datetime.timedelta(days=1)).day
+    return datetime.date(year, month + 1, min(day.day, last_day))
+
+
+def static_parts_valid_until(candidate: Candidate, today: datetime.date) -> datetime.date:
+    """Return the first day static_parts() may change as time passes (the facts themselves unchanged).
+
+    A past-year count leaves the window SIJ_VOLUME_WINDOW_MONTHS after its period ends; a count whose period
+    ends in the future becomes eligible when it ends; a verification ages at one and at three years.
+    Recomputed at most a year later in any case.
+    """
+    days = [today + datetime.timedelta(days=365)]
+    window = settings.SIJ_VOLUME_WINDOW_MONTHS
+    for volume in candidate.volumes:
+        if volume.procedure not in COUNTED_PROCEDURES:
+            continue
+        if volume.period_end > today:
+            days.append(volume.period_end)
+        else:
+            days.append(months_after(volume.period_end, window))
+    if candidate.verified_at is not None:
+        for age in (VERIFIED_FRESH_DAYS + 1, VERIFIED_STALE_DAYS + 1):
+            days.append(candidate.verified_at + datetime.timedelta(days=age))
+    return min(day for day in days if day > today)
 
 
 def ordering_key(assessment: Assessment, sort: str = "best") -> tuple[Any, ...]:

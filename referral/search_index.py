@@ -1,0 +1,118 @@
+"""The search index: SearchEntry rows for published specialists, and the one function that keeps them right.
+
+Why it exists: with a million unpublished NPPES records sharing the practice table, a bounding-box query over
+practices wades through ~50 unpublished locations for every published one, and scoring each candidate's counts
+in Python costs more than the whole search budget (BENCHMARKS.md, "Search"). The index holds one row per
+located practice of each published specialist with the part-scores that do not depend on the patient's
+location or situation; matching.py reads it, measures distances and applies the situation's weights.
+
+Keeping it right: refresh_search_entries(ids) rebuilds the rows of those specialists from the directory.
+Model saves and deletes (admin, forms, factories, fixtures) call it through the signal receivers below; code
+that bypasses signals (bulk_create, QuerySet.update) must call it for the specialists it touched, and
+`manage.py refresh_search_index` rebuilds everything (run it daily: it also renews rows whose part-scores age,
+which the search otherwise recomputes on the fly).
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+from tqdm import tqdm
+
+from directory.models import Affiliation, Practice, ProcedureVolume, Specialist, Training
+from referral import ranking
+from referral.models import SearchEntry
+
+CHUNK = 2000
+
+
+def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
+    """Return the (unsaved) SearchEntry rows for one specialist with prefetched relations."""
+    from referral.matching import candidate_from_specialist
+
+    if not specialist.is_published:
+        return []
+    candidate = candidate_from_specialist(specialist, 0.0)
+    parts = ranking.static_parts(candidate, today)
+    valid_until = ranking.static_parts_valid_until(candidate, today)
+    mis = ranking.select_past_year_volume(candidate.volumes, ranking.Procedure.MIS_SI_FUSION, today=today)
+    return [
+        SearchEntry(
+            specialist_id=specialist.pk,
+            practice_id=practice.pk,
+            latitude=practice.latitude,
+            longitude=practice.longitude,
+            past_year_mis_fusions=None if mis is None else mis.count,
+            valid_until=valid_until,
+            **parts,
+        )
+        for practice in specialist.practices.all()
+        if practice.point is not None
+    ]
+
+
+def refresh_search_entries(specialist_ids: Iterable[int] | None = None, *, progress: bool = False) -> int:
+    """Rebuild the search entries of these specialists (of everyone when None); return the rows written."""
+    from referral.matching import profile_queryset
+
+    today = timezone.localdate()
+    ids = None if specialist_ids is None else sorted(set(specialist_ids))
+    with transaction.atomic():
+        stale = SearchEntry.objects.all() if ids is None else SearchEntry.objects.filter(specialist_id__in=ids)
+        stale.delete()
+        specialists = profile_queryset() if ids is None else profile_queryset().filter(pk__in=ids)
+        total = specialists.count() if progress else None
+        written = 0
+        batch: list[SearchEntry] = []
+        for specialist in tqdm(
+            specialists.order_by("pk").iterator(chunk_size=CHUNK), total=total, disable=None if progress else True
+        ):
+            batch += entries_for(specialist, today)
+            if len(batch) >= CHUNK:
+                written += len(SearchEntry.objects.bulk_create(batch))
+                batch = []
+        written += len(SearchEntry.objects.bulk_create(batch))
+    return written
+
+
+def refresh_expired_search_entries(*, progress: bool = False) -> int:
+    """Rebuild the entries whose part-scores have aged (valid_until passed); return the rows written."""
+    expired = SearchEntry.objects.filter(valid_until__lte=timezone.localdate()).values_list("specialist_id")
+    ids = set(Specialist.objects.filter(pk__in=expired).values_list("pk", flat=True))
+    return refresh_search_entries(ids, progress=progress) if ids else 0
+
+
+# --- Keeping the index right on every model save and delete -------------------------------------------
+
+
+def refresh_after_specialist_change(sender, instance, **kwargs):
+    if kwargs.get("signal") is post_delete:
+        return  # the entries went with it (on_delete=CASCADE)
+    if not instance.is_published:
+        SearchEntry.objects.filter(specialist_id=instance.pk).delete()
+    else:
+        refresh_search_entries([instance.pk])
+
+
+def refresh_after_practice_change(sender, instance, **kwargs):
+    if kwargs.get("signal") is post_save:  # the address or coordinates may have changed
+        affiliated = Affiliation.objects.filter(practice_id=instance.pk).values_list("specialist_id", flat=True)
+        refresh_search_entries(affiliated)
+
+
+def refresh_after_related_change(sender, instance, **kwargs):
+    if Specialist.objects.filter(pk=instance.specialist_id, is_published=True).exists():
+        refresh_search_entries([instance.specialist_id])
+
+
+def connect_signals():
+    """Called from ReferralConfig.ready()."""
+    for name, signal in (("save", post_save), ("delete", post_delete)):
+        signal.connect(
+            refresh_after_specialist_change, sender=Specialist, dispatch_uid=f"search-index-{name}-specialist"
+        )
+        signal.connect(refresh_after_practice_change, sender=Practice, dispatch_uid=f"search-index-{name}-practice")
+        for model in (Affiliation, ProcedureVolume, Training):
+            uid = f"search-index-{name}-{model._meta.model_name}"
+            signal.connect(refresh_after_related_change, sender=model, dispatch_uid=uid)
