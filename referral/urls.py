@@ -5,6 +5,10 @@ from referral import api, physician_views, views  # noqa: F401
 app_name = "referral"
 urlpatterns = [
     # Patient pages
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("specialists/<int:pk>/", views.specialist_detail, name="specialist-detail"),
+    path("about/si-joint/", views.about, name="about"),
     # JSON API
     # Referring physicians: accounts and shortlists
     path("accounts/request/", physician_views.account_request, name="account-request"),

@@ -7,6 +7,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
+@pytest.fixture(autouse=True)
+def _unhashed_static_files(settings):
+    """Tests run without collectstatic, so static URLs are plain paths (the manifest storage needs the manifest)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def curator(db):
     from tests.factories import CuratorFactory
