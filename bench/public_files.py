@@ -223,8 +223,8 @@ def nppes_deactivated_row(npi: str, on: str = "03/15/2025", *, header=NPPES_HEAD
     return [row[name] for name in header]
 
 
-def write_csv(path, header: list[str], rows, *, quote_all: bool = False) -> Path:
-    """Write a .csv, .csv.gz or .zip (one CSV member named like the file) and return the path."""
+def write_csv(path, header: list[str], rows, *, quote_all: bool = False, member: str | None = None) -> Path:
+    """Write a .csv, .csv.gz or .zip (holding `member`, by default named like the file) and return the path."""
     path = Path(path)
     quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
     if path.suffix == ".zip":
@@ -233,8 +233,11 @@ def write_csv(path, header: list[str], rows, *, quote_all: bool = False) -> Path
         writer.writerow(header)
         writer.writerows(rows)
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(path.stem + ".csv", buffer.getvalue())
-            archive.writestr(path.stem + "_fileheader.csv", ",".join(f'"{name}"' for name in header) + "\n")
+            member = member or path.stem + ".csv"
+            archive.writestr(member, buffer.getvalue())
+            header_line = ",".join(f'"{name}"' for name in header) + "\n"
+            archive.writestr(member.replace(".csv", "_fileheader.csv"), header_line)  # as NPPES ships it
+            archive.writestr("othername_pfile_20050523-20251109.csv", "NPI,Provider Other Organization Name\n")
         return path
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wt", encoding="utf-8", newline="") as handle:

@@ -68,13 +68,16 @@ def update(model, objs: list, field_names: list[str]) -> None:
     """Save `field_names` of existing instances (matched by pk)."""
     if not objs:
         return
+    opts = model._meta
+    fields = [opts.pk] + [opts.get_field(name) for name in field_names]
+    for obj in objs:  # as save() would: auto_now fields (updated_at) take the current time
+        for field in fields[1:]:
+            setattr(obj, field.attname, field.pre_save(obj, add=False))
     if not _is_postgresql():
         model.objects.bulk_update(objs, field_names, batch_size=500)
         return
     from psycopg import sql
 
-    opts = model._meta
-    fields = [opts.pk] + [opts.get_field(name) for name in field_names]
     with connection.cursor() as cursor:
         temp = _temp_table(cursor, model, fields)
         _copy(cursor, temp, [f.column for f in fields], (_prepared(fields, o, add=False) for o in objs))

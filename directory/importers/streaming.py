@@ -124,8 +124,8 @@ def pick_zip_member(archive: zipfile.ZipFile, prefer: str | None) -> zipfile.Zip
     if prefer:
         members = [info for info in members if re.search(prefer, Path(info.filename).name, re.IGNORECASE)] or []
     if not members:
-        wanted = f"a CSV file matching {prefer!r}" if prefer else "a CSV file"
-        raise ImportFileError(f"The ZIP archive holds no {wanted}.")
+        wanted = f" whose name contains {prefer!r}" if prefer else ""
+        raise ImportFileError(f"The ZIP archive holds no CSV file{wanted}.")
     return max(members, key=lambda info: info.file_size)
 
 
