@@ -14,6 +14,7 @@ same results, and prints p50/p95 and the ratio. Never point it at a database you
 
 import argparse
 import datetime
+import json
 import os
 import random
 import statistics
@@ -32,6 +33,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import JSONField  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -58,6 +60,7 @@ from referral.matching import (  # noqa: E402
     nearest_practice,
     profile_queryset,
 )
+from referral.search_index import refresh_search_entries  # noqa: E402
 
 # Resident population by state, 2020 census, in thousands.
 STATE_POPULATION = {
@@ -72,6 +75,46 @@ STATE_POPULATION = {
 FIRST_NAMES = "Ava Ben Carla Dev Elena Farid Grace Hiro Imani Jonas Kira Luis Maya Nils Omar Priya Quinn Rosa Sami Tess"
 LAST_NAMES = "Abbott Baker Chen Diaz Evans Fischer Garcia Haddad Ito Jensen Kowalski Lopez Moreau Nguyen Okafor Patel"
 BATCH = 5000
+
+
+class FastInserter:
+    """Collect rows as plain tuples (from one template instance) and insert them in one statement per batch:
+    COPY on PostgreSQL, executemany on SQLite. For the million-row bulk, where bulk_create's per-object work
+    would dominate."""
+
+    def __init__(self, model, **template):
+        self.table = model._meta.db_table
+        self.fields = model._meta.concrete_fields
+        obj = model(**template)
+        self.columns = [field.column for field in self.fields]
+        self.base = [self.db_value(field, obj) for field in self.fields]
+        self.position = {field.attname: index for index, field in enumerate(self.fields)}
+        self.rows = []
+
+    @staticmethod
+    def db_value(field, obj):
+        if isinstance(field, JSONField):
+            return json.dumps(getattr(obj, field.attname))
+        return field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+
+    def add(self, **values):
+        row = list(self.base)
+        for name, value in values.items():
+            row[self.position[name]] = value
+        self.rows.append(row)
+
+    def flush(self):
+        columns = ", ".join(connection.ops.quote_name(column) for column in self.columns)
+        table = connection.ops.quote_name(self.table)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in self.rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(self.columns))
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", self.rows)
+        self.rows = []
 
 
 def weighted_zips(rng: random.Random) -> tuple[list[list[tuple]], list[float]]:
@@ -150,35 +193,34 @@ def make_volumes(rng, specialist_id, today):
 
 
 def generate(published_count: int, unpublished_count: int, seed: int) -> None:
-    """Migrate the scratch database and bulk-insert the synthetic directory."""
+    """Migrate the scratch database and bulk-insert the synthetic directory, then build the search index."""
     call_command("migrate", verbosity=0)
     if Specialist.objects.exists():
         sys.exit("This database already holds specialists; use a fresh scratch database.")
     rng = random.Random(seed)
     zips_by_state, weights = weighted_zips(rng)
+    state_index = {rows[0][2]: index for index, rows in enumerate(zips_by_state)}
     now, today = timezone.now(), timezone.localdate()
-    total = published_count + unpublished_count
     practice_pk = 0
-    with tqdm(total=total, desc="specialists", unit="", file=sys.stderr, disable=None) as progress:
-        for start in range(0, total, BATCH):
+    # Published: full profiles through bulk_create.
+    with tqdm(total=published_count, desc="published", unit="", file=sys.stderr, disable=None) as progress:
+        for start in range(0, published_count, BATCH):
             specialists, practices, affiliations, volumes, trainings = [], [], [], [], []
-            for pk in range(start + 1, min(start + BATCH, total) + 1):
-                published = pk <= published_count
-                specialists.append(make_specialist(rng, pk, published, now))
+            for pk in range(start + 1, min(start + BATCH, published_count) + 1):
+                specialists.append(make_specialist(rng, pk, True, now))
                 home = random_zip(rng, zips_by_state, weights)
                 places = [home]
-                if published and rng.random() < 0.3:  # a second office in the same state
-                    places.append(rng.choice(zips_by_state[[z[0][2] for z in zips_by_state].index(home[2])]))
+                if rng.random() < 0.3:  # a second office in the same state
+                    places.append(rng.choice(zips_by_state[state_index[home[2]]]))
                 for index, place in enumerate(places):
                     practice_pk += 1
                     practices.append(make_practice(rng, practice_pk, place, now))
                     affiliations.append(Affiliation(specialist_id=pk, practice_id=practice_pk, is_primary=index == 0))
-                if published:
-                    volumes += make_volumes(rng, pk, today)
-                    trainings += [
-                        Training(specialist_id=pk, course="SI-joint fusion course", year=rng.randint(2015, 2025))
-                        for _ in range(rng.choice([0, 0, 1, 2]))
-                    ]
+                volumes += make_volumes(rng, pk, today)
+                trainings += [
+                    Training(specialist_id=pk, course="SI-joint fusion course", year=rng.randint(2015, 2025))
+                    for _ in range(rng.choice([0, 0, 1, 2]))
+                ]
             with transaction.atomic():
                 Specialist.objects.bulk_create(specialists, batch_size=1000)
                 Practice.objects.bulk_create(practices, batch_size=1000)
@@ -186,16 +228,50 @@ def generate(published_count: int, unpublished_count: int, seed: int) -> None:
                 ProcedureVolume.objects.bulk_create(volumes, batch_size=1000)
                 Training.objects.bulk_create(trainings, batch_size=1000)
             progress.update(len(specialists))
-    if connection.vendor == "postgresql":  # explicit ids were inserted: move the sequences past them
-        with connection.cursor() as cursor:
-            for model in (Specialist, Practice):
+    # Unpublished NPPES-like records, one practice each: plain rows, COPY / executemany.
+    specialist_rows = FastInserter(
+        Specialist, first_name="", last_name="", is_published=False, record_source=RecordSource.NPPES
+    )
+    practice_rows = FastInserter(Practice, name="", coordinates_source=CoordinatesSource.ZIP_CENTROID)
+    affiliation_rows = FastInserter(Affiliation, specialist_id=0, practice_id=0, is_primary=True)
+    first_names, last_names = FIRST_NAMES.split(), LAST_NAMES.split()
+    first_pk = published_count + 1
+    with tqdm(total=unpublished_count, desc="unpublished", unit="", file=sys.stderr, disable=None) as progress:
+        for start in range(first_pk, first_pk + unpublished_count, 50_000):
+            stop = min(start + 50_000, first_pk + unpublished_count)
+            for pk in range(start, stop):
+                code, city, state, latitude, longitude = random_zip(rng, zips_by_state, weights)
+                practice_pk += 1
+                specialist_rows.add(id=pk, first_name=rng.choice(first_names), last_name=rng.choice(last_names))
+                practice_rows.add(
+                    id=practice_pk,
+                    name=f"Practice {practice_pk}",
+                    city=city,
+                    state=state,
+                    zip_code=code,
+                    latitude=latitude,
+                    longitude=longitude,
+                )
+                affiliation_rows.add(id=practice_pk, specialist_id=pk, practice_id=practice_pk)
+            with transaction.atomic():
+                specialist_rows.flush()
+                practice_rows.flush()
+                affiliation_rows.flush()
+            progress.update(stop - start)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # explicit ids were inserted: move the sequences past them
+            for model in (Specialist, Practice, Affiliation):
                 table = model._meta.db_table
                 cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-            cursor.execute("ANALYZE")
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    print(f"generated {published_count} published and {unpublished_count} unpublished specialists", file=sys.stderr)
+        cursor.execute("ANALYZE")
+    written = refresh_search_entries(progress=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"generated {published_count} published and {unpublished_count} unpublished specialists; "
+        f"{written} search entries",
+        file=sys.stderr,
+    )
 
 
 def naive_search(origin, radius_miles, situation, sort="best", page_size=20):

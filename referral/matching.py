@@ -10,11 +10,11 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from directory import geo
-from directory.models import Practice, Procedure, ProcedureVolume, Specialist, Training, ZipCode
+from directory.models import Practice, Procedure, Specialist, ZipCode
 from referral import ranking
 from referral.ranking import NO_SITUATION, Candidate, Situation
 
@@ -103,11 +103,7 @@ def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situ
 def profile_queryset(queryset=None):
     """Return published specialists with everything a result card or profile shows prefetched."""
     queryset = queryset if queryset is not None else Specialist.objects.all()
-    return queryset.published().prefetch_related(
-        Prefetch("practices", queryset=Practice.objects.order_by("name", "id")),
-        Prefetch("volumes", queryset=ProcedureVolume.objects.order_by("procedure", "-period_end", "source")),
-        Prefetch("trainings", queryset=Training.objects.order_by("-year", "course")),
-    )
+    return queryset.published().prefetch_related("practices", "volumes", "trainings")  # in their Meta order
 
 
 # --- Candidates from the search index ----------------------------------------------------------------
@@ -222,7 +218,7 @@ def find_specialists(
         else []
     )
 
-    matches = build_matches(on_page + beyond, origin, situation, today)
+    matches = build_matches(on_page + beyond, weights, today)
     return SearchResult(
         origin=origin,
         radius_miles=radius_miles,
@@ -249,10 +245,9 @@ def find_beyond(published, origin: ZipCode, radius_miles: float, weights, today,
         reach *= 4
 
 
-def build_matches(scored: list[Scored], origin: ZipCode, situation: Situation, today) -> list[Match]:
+def build_matches(scored: list[Scored], weights, today) -> list[Match]:
     """Return Match objects for these candidates, with full specialists (relations prefetched): four queries."""
     specialists = profile_queryset().in_bulk([s.id for s in scored]) if scored else {}
-    weights = ranking.weights_for(situation)
     matches = []
     for s in scored:
         specialist = specialists[s.id]
@@ -266,7 +261,7 @@ def build_matches(scored: list[Scored], origin: ZipCode, situation: Situation, t
                 distance_miles=s.distance_miles,
                 score=s.score,
                 reasons=assessment.reasons,
-                facts=ranking.key_facts(candidate, today=today),
+                facts=ranking.key_facts(candidate, today=today, experience=assessment.experience),
             )
         )
     return matches

@@ -427,6 +427,7 @@ class Assessment:
     candidate: Candidate
     score: float  # 0–100, rounded to 1 decimal
     parts: list[Part] = field(default_factory=list)
+    experience: Experience | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -443,9 +444,9 @@ def clamp(score: float) -> float:
     return min(max(score, 0.0), 1.0)
 
 
-def static_results(candidate: Candidate, today: datetime.date) -> dict[str, tuple[float, str]]:
+def static_results(candidate: Candidate, today: datetime.date, experience=None) -> dict[str, tuple[float, str]]:
     """Return {criterion: (part-score, reason)} for every criterion except distance."""
-    experience = assess_experience(candidate.volumes, today)
+    experience = experience or assess_experience(candidate.volumes, today)
     return {
         SURGICAL_EXPERIENCE: surgical_experience(candidate, experience),
         NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience),
@@ -475,13 +476,14 @@ def weighted_total(scores: dict[str, float], weights: dict[str, float]) -> float
 def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
     """Score one candidate and explain each criterion."""
     today = today or timezone.localdate()
-    results = static_results(candidate, today)
+    experience = assess_experience(candidate.volumes, today)
+    results = static_results(candidate, today, experience)
     results[DISTANCE] = distance_part(candidate.distance_miles), f"{candidate.distance_miles:.1f} miles away"
     parts = [
         Part(criterion, clamp(results[criterion][0]), weights[criterion], results[criterion][1])
         for criterion in CRITERIA
     ]
-    return Assessment(candidate, weighted_total({p.criterion: p.score for p in parts}, weights), parts)
+    return Assessment(candidate, weighted_total({p.criterion: p.score for p in parts}, weights), parts, experience)
 
 
 def months_after(day: datetime.date, months: int) -> datetime.date:
@@ -535,13 +537,13 @@ def rank(
     return sorted(assessments, key=lambda a: ordering_key(a, sort))
 
 
-def key_facts(candidate: Candidate, *, today: datetime.date | None = None) -> list[str]:
+def key_facts(candidate: Candidate, *, today: datetime.date | None = None, experience=None) -> list[str]:
     """Return the key facts for a result card: each past-year count with period, source and verification.
 
     e.g. "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported, verified Mar 2026".
     """
     today = today or timezone.localdate()
-    experience = assess_experience(candidate.volumes, today)
+    experience = experience or assess_experience(candidate.volumes, today)
     facts = []
     for procedure in COUNTED_PROCEDURES:
         volume = experience.current.get(procedure)
