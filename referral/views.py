@@ -8,6 +8,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 
 from directory.models import Procedure, Service, past_year_window
+from referral import ranking
 from referral.filters import SpecialistSearch
 from referral.matching import match_specialist, profile_queryset
 
@@ -20,7 +21,8 @@ def home(request):
 
 
 def about(request):
-    return render(request, "referral/about.html")
+    weights = ranking.base_weights()
+    return render(request, "referral/about.html", {"weights": weights, "weights_total": sum(weights.values())})
 
 
 def search(request):

@@ -63,6 +63,7 @@ def test_about_page_explains_diagnosis_treatment_ranking_and_disclaimer(client):
     ):
         assert heading in html
     assert "image-guided diagnostic SI-joint injection" in html
+    assert "Weight 18 of 100." in html  # the ranking's own default weights, not a copy
     assert "does not diagnose" in html
     assert DISCLAIMER in html
 
