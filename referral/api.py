@@ -10,10 +10,174 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from directory.models import select_past_year_volume
+from referral.filters import SpecialistSearch
+from referral.matching import match_specialist, profile_queryset
 from referral.models import ApiToken, Shortlist, hash_token
+from referral.openapi import build_schema
 from referral.physician_forms import ShortlistApiForm, clean_items, clean_situation
 from referral.physician_views import is_referring_physician
 from referral.ranking import Situation
+
+# --- Patient search (public, read-only) ---------------------------------------------------------------
+# The search API logs nothing about the query: a ZIP with a situation is health information.
+
+
+def read_only(view):
+    """Answer GET and HEAD; anything else gets a JSON 405."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            response = api_errors({"method": [f"{request.method} is not allowed here; use GET."]}, 405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def origin_json(zip_code) -> dict:
+    return {
+        "zip": zip_code.code,
+        "city": zip_code.city,
+        "state": zip_code.state,
+        "latitude": zip_code.latitude,
+        "longitude": zip_code.longitude,
+    }
+
+
+def search_practice_json(practice) -> dict | None:
+    if practice is None:
+        return None
+    street = ", ".join(part for part in (practice.address_line1, practice.address_line2) if part)
+    return {
+        "name": practice.name,
+        "address": street,
+        "city": practice.city,
+        "state": practice.state,
+        "zip": practice.zip_code,
+        "phone": practice.phone,
+    }
+
+
+def volumes_json(specialist) -> list[dict]:
+    volumes = list(specialist.volumes.all())
+    chosen = (select_past_year_volume(volumes, procedure) for procedure in {v.procedure for v in volumes})
+    past_year_ids = {volume.pk for volume in chosen if volume is not None}
+    return [
+        {
+            "procedure": volume.procedure,
+            "count": volume.count,
+            "suppressed": volume.is_suppressed,
+            "period_start": volume.period_start.isoformat(),
+            "period_end": volume.period_end.isoformat(),
+            "source": volume.source,
+            "verified": volume.verified,
+            "past_year": volume.pk in past_year_ids,
+        }
+        for volume in volumes
+    ]
+
+
+def match_json(match, request) -> dict:
+    specialist = match.specialist
+    return {
+        "id": specialist.pk,
+        "npi": specialist.npi,
+        "name": specialist.full_name,
+        "credentials": specialist.credentials,
+        "specialty": specialist.specialty,
+        "distance_miles": match.distance_miles,
+        "score": match.score,
+        "reasons": match.reasons,
+        "facts": match.facts,
+        "practice": search_practice_json(match.practice),
+        "services": specialist.services,
+        "volumes": volumes_json(specialist),
+        "url": request.build_absolute_uri(specialist.get_absolute_url()),
+    }
+
+
+def form_errors(errors) -> dict:
+    return {field: [str(message) for message in messages] for field, messages in errors.items()}
+
+
+@read_only
+def api_search(request):
+    """GET /api/v1/search?zip=60611&radius=50&…: the patient search as JSON."""
+    search = SpecialistSearch(request.GET, api=True)
+    if not search.is_valid():
+        return api_errors(form_errors(search.errors))
+    result = search.search()
+    next_url = None
+    if result.has_next:
+        query = request.GET.copy()
+        query["page"] = str(result.page + 1)
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    radius = result.radius_miles
+    return JsonResponse(
+        {
+            "origin": origin_json(result.origin),
+            "radius": int(radius) if float(radius).is_integer() else radius,
+            "count": result.count,
+            "next": next_url,
+            "results": [match_json(match, request) for match in result.matches],
+            "beyond_radius": [match_json(match, request) for match in result.beyond_radius],
+        }
+    )
+
+
+@read_only
+def api_specialist(request, pk):
+    """GET /api/v1/specialists/<id>: a published profile; with ?zip=… (and a situation) also how they match."""
+    specialist = profile_queryset().filter(pk=pk).first()
+    if specialist is None:
+        return api_errors({"id": [f"No published specialist with id {pk}."]}, 404)
+    match = None
+    if "zip" in request.GET:
+        search = SpecialistSearch(request.GET, api=True)
+        if not search.is_valid():
+            return api_errors(form_errors(search.errors))
+        found = match_specialist(specialist=specialist, origin=search.origin, situation=search.situation)
+        match = {
+            "origin": origin_json(search.origin),
+            "distance_miles": found.distance_miles if found.practice else None,
+            "score": found.score,
+            "reasons": found.reasons,
+            "facts": found.facts,
+        }
+    return JsonResponse(
+        {
+            "id": specialist.pk,
+            "npi": specialist.npi,
+            "name": specialist.full_name,
+            "credentials": specialist.credentials,
+            "specialty": specialist.specialty,
+            "languages": specialist.language_list,
+            "accepting_new_patients": specialist.accepting_new_patients,
+            "telehealth": specialist.telehealth,
+            "bio": specialist.bio,
+            "website": specialist.website,
+            "services": specialist.services,
+            "practices": [search_practice_json(practice) for practice in specialist.practices.all()],
+            "trainings": [
+                {"course": t.course, "provider": t.provider, "device_system": t.device_system, "year": t.year}
+                for t in specialist.trainings.all()
+            ],
+            "volumes": volumes_json(specialist),
+            "verified_at": specialist.verified_at.isoformat() if specialist.verified_at else None,
+            "url": request.build_absolute_uri(specialist.get_absolute_url()),
+            "match": match,
+        }
+    )
+
+
+@read_only
+def api_schema(request):
+    """GET /api/v1/schema/: the OpenAPI 3 document."""
+    return JsonResponse(build_schema(request.build_absolute_uri("/")), json_dumps_params={"indent": 1})
+
 
 # --- Shortlists (referring physicians) -----------------------------------------------------------------
 # Auth: the session (browser; unsafe methods need the CSRF token, as the pages do) or a personal API token

@@ -10,6 +10,9 @@ urlpatterns = [
     path("specialists/<int:pk>/", views.specialist_detail, name="specialist-detail"),
     path("about/si-joint/", views.about, name="about"),
     # JSON API
+    path("api/v1/search", api.api_search, name="api-search"),
+    path("api/v1/specialists/<int:pk>", api.api_specialist, name="api-specialist"),
+    path("api/v1/schema/", api.api_schema, name="api-schema"),
     # Referring physicians: accounts and shortlists
     path("accounts/request/", physician_views.account_request, name="account-request"),
     path("accounts/request/sent/", physician_views.account_request_done, name="account-request-done"),
