@@ -16,7 +16,7 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
-from reportlab.platypus import KeepTogether, ListFlowable, ListItem, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import HRFlowable, KeepTogether, ListFlowable, ListItem, Paragraph, SimpleDocTemplate, Spacer
 
 from directory.models import Procedure, Service, Specialty
 from referral.ranking import Situation, format_period, source_label
@@ -33,6 +33,7 @@ QUESTIONS_TO_ASK = [
     "If I need surgery, do you offer a minimally invasive fusion, and why would you choose it, or an open operation, "
     "for me?",
 ]
+PDF_REASONS = 4  # keeps the sheet to a page or two for a handful of specialists
 SI_PROCEDURES = [Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION, Procedure.RF_ABLATION]
 
 
@@ -106,14 +107,16 @@ def write_shortlist_csv(shortlist, items, file) -> None:
 
 def pdf_styles():
     base = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5, leading=12.5)
+    body = ParagraphStyle(
+        "body", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5, leading=12.5, spaceBefore=0, spaceAfter=2
+    )
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=18, leading=22, alignment=TA_LEFT),
         "meta": ParagraphStyle("meta", parent=body, textColor=colors.HexColor("#4a5563")),
         "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12.5, leading=16, spaceBefore=10, spaceAfter=4),
-        "name": ParagraphStyle("name", parent=body, fontName="Helvetica-Bold", fontSize=11.5, leading=14.5),
+        "name": ParagraphStyle("name", parent=body, fontName="Helvetica-Bold", fontSize=12, leading=15, spaceAfter=1),
         "body": body,
-        "label": ParagraphStyle("label", parent=body, fontName="Helvetica-Bold", spaceBefore=3),
+        "label": ParagraphStyle("label", parent=body, fontName="Helvetica-Bold", spaceBefore=5, spaceAfter=1),
         "note": ParagraphStyle(
             "note",
             parent=body,
@@ -138,7 +141,10 @@ def bullets(lines, style):
 
 def specialist_block(rank, item, styles):
     specialist, practice = item.specialist, item.practice
-    flow = [Paragraph(f"{rank}. {escape(specialist.display_name)}", styles["name"])]
+    flow = [
+        HRFlowable(width="100%", thickness=0.6, color=colors.HexColor("#d5dbe3"), spaceBefore=2, spaceAfter=8),
+        Paragraph(f"{rank}. {escape(specialist.display_name)}", styles["name"]),
+    ]
     facts_line = [specialist.get_specialty_display()]
     if item.distance_miles is not None:
         facts_line.append(f"{item.distance_miles:.1f} miles away")
@@ -157,15 +163,13 @@ def specialist_block(rank, item, styles):
         flow.append(Paragraph(f"NPI {specialist.npi}", styles["small"]))
     if item.facts:
         flow += [Paragraph("Key facts", styles["label"]), bullets(item.facts, styles["body"])]
-    if item.reasons:
-        flow += [
-            Paragraph("Why this specialist is on the list", styles["label"]),
-            bullets(item.reasons, styles["body"]),
-        ]
+    if item.reasons:  # the weightiest first; the list page has them all
+        reasons = item.reasons[:PDF_REASONS]
+        flow += [Paragraph("Why this specialist is on the list", styles["label"]), bullets(reasons, styles["body"])]
     if item.note:
         note = escape(item.note).replace("\n", "<br/>")
         flow.append(Paragraph(f"<b>Your doctor's note:</b> {note}", styles["note"]))
-    flow.append(Spacer(1, 10))
+    flow.append(Spacer(1, 6))
     return KeepTogether(flow)
 
 
@@ -178,7 +182,7 @@ def write_shortlist_pdf(shortlist, items, file, *, today=None) -> None:
         canvas.saveState()
         canvas.setFont("Helvetica", 7.5)
         canvas.setFillColor(colors.HexColor("#4a5563"))
-        canvas.drawString(doc.leftMargin, 0.45 * inch, f"SIJ Finder referral sheet · {DISCLAIMER[:60]}…")
+        canvas.drawString(doc.leftMargin, 0.45 * inch, "SIJ Finder referral sheet · Not medical advice")
         canvas.drawRightString(LETTER[0] - doc.rightMargin, 0.45 * inch, f"Page {doc.page}")
         canvas.restoreState()
 
