@@ -21,7 +21,7 @@ def field_schema(field: forms.Field) -> dict:
     if isinstance(field, forms.ChoiceField):
         return {"type": "string", "enum": [str(v) for v, _ in field.choices if v != ""]}
     if isinstance(field, forms.IntegerField | forms.FloatField):
-        schema = {"type": "integer" if isinstance(field, forms.IntegerField) else "number"}
+        schema = {"type": "number" if isinstance(field, forms.FloatField) else "integer"}  # FloatField < IntegerField
         if field.min_value is not None:
             schema["minimum"] = field.min_value
         if field.max_value is not None:
@@ -207,6 +207,165 @@ COMPONENTS = {
 }
 
 
+# --- Shortlists (referring physicians; session or `Authorization: Token <key>`) ---------------------------
+
+SITUATION_SCHEMA = {
+    "type": "object",
+    "description": "The patient's situation (nothing identifying); omitted keys are unknown.",
+    "properties": {
+        "prior_lumbar_fusion": {"type": "boolean", "nullable": True},
+        "conservative_months": {"type": "integer", "minimum": 0, "maximum": 120, "nullable": True},
+        "diagnostic_injection": {"type": "string", "enum": ["not_done", "relieved", "not_relieved"], "nullable": True},
+    },
+}
+COMPONENTS["schemas"].update(
+    {
+        "ShortlistInput": {
+            "type": "object",
+            "description": "POST needs title; PATCH changes only the keys sent (items replaces the whole list).",
+            "properties": {
+                "title": {"type": "string", "maxLength": 200},
+                "origin_zip": {"type": "string", "example": "60611", "description": "ZIP5 or ZIP+4"},
+                "radius_miles": {"type": "integer", "minimum": 1, "maximum": 500, "nullable": True},
+                "situation": SITUATION_SCHEMA,
+                "items": {
+                    "type": "array",
+                    "description": "In order; distance and reasons are computed by the server.",
+                    "items": {
+                        "type": "object",
+                        "required": ["specialist"],
+                        "properties": {
+                            "specialist": {
+                                "oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{10}$"}],
+                                "description": "Specialist id, or NPI (10 digits)",
+                            },
+                            "note": {"type": "string", "maxLength": 2000},
+                        },
+                    },
+                },
+            },
+        },
+        "ShortlistSummary": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "origin_zip": NULLABLE_STRING,
+                "radius_miles": {"type": "integer", "nullable": True},
+                "situation": SITUATION_SCHEMA,
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "url": {"type": "string", "format": "uri"},
+                "exports": {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}},
+                "item_count": {"type": "integer"},
+            },
+        },
+        "Shortlist": {
+            "allOf": [
+                {"$ref": "#/components/schemas/ShortlistSummary"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "position": {"type": "integer"},
+                                    "specialist": {"type": "object"},
+                                    "practice": {"type": "object", "nullable": True},
+                                    "distance_miles": {"type": "number", "nullable": True},
+                                    "reasons": {"type": "array", "items": {"type": "string"}},
+                                    "facts": {"type": "array", "items": {"type": "string"}},
+                                    "note": {"type": "string"},
+                                    "added_at": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        }
+                    },
+                },
+            ]
+        },
+        "ShortlistList": {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer"},
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/ShortlistSummary"}},
+            },
+        },
+    }
+)
+COMPONENTS["securitySchemes"] = {
+    "token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <key>"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Plus X-CSRFToken on changes"},
+}
+
+
+def shortlist_paths() -> dict:
+    security = [{"token": []}, {"session": []}]
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ShortlistInput"}}},
+    }
+    denied = {
+        "401": json_response("Not signed in, or a bad token", "Errors"),
+        "403": json_response("Not a referring physician, or the CSRF check failed", "Errors"),
+    }
+    missing = {"404": json_response("No such shortlist of yours", "Errors")}
+    shortlist_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    return {
+        "/api/v1/shortlists": {
+            "get": {
+                "operationId": "listShortlists",
+                "summary": "My shortlists, most recently changed first",
+                "security": security,
+                "responses": {"200": json_response("My shortlists", "ShortlistList"), **denied},
+            },
+            "post": {
+                "operationId": "createShortlist",
+                "summary": "Create a shortlist",
+                "security": security,
+                "requestBody": body,
+                "responses": {
+                    "201": json_response("Created (Location header points at it)", "Shortlist"),
+                    "400": json_response("A field is invalid", "Errors"),
+                    **denied,
+                },
+            },
+        },
+        "/api/v1/shortlists/{id}": {
+            "get": {
+                "operationId": "getShortlist",
+                "summary": "One of my shortlists with its items",
+                "security": security,
+                "parameters": shortlist_id,
+                "responses": {"200": json_response("The shortlist", "Shortlist"), **denied, **missing},
+            },
+            "patch": {
+                "operationId": "updateShortlist",
+                "summary": "Change the keys sent; a new origin or situation recomputes distances and reasons",
+                "security": security,
+                "parameters": shortlist_id,
+                "requestBody": body,
+                "responses": {
+                    "200": json_response("The shortlist", "Shortlist"),
+                    "400": json_response("A field is invalid", "Errors"),
+                    **denied,
+                    **missing,
+                },
+            },
+            "delete": {
+                "operationId": "deleteShortlist",
+                "summary": "Delete the shortlist and its share links",
+                "security": security,
+                "parameters": shortlist_id,
+                "responses": {"204": {"description": "Deleted"}, **denied, **missing},
+            },
+        },
+    }
+
+
 def json_response(description: str, schema_name: str) -> dict:
     return {
         "description": description,
@@ -264,6 +423,7 @@ def build_schema(server_url: str = "/") -> dict:
                     "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {}}}},
                 }
             },
+            **shortlist_paths(),
         },
         "components": COMPONENTS,
     }
