@@ -216,3 +216,13 @@ def test_api_token_page_shows_a_new_token_once(client, physician):
     assert key in response.content.decode()
     assert key not in client.get(reverse("referral:api-token")).content.decode()
     assert send(Client(HTTP_AUTHORIZATION=f"Token {key}"), "get", LIST_URL).status_code == 200
+
+
+def test_openapi_schema_documents_the_shortlist_routes(client):
+    schema = client.get(reverse("referral:api-schema")).json()
+    assert set(schema["paths"]["/api/v1/shortlists"]) == {"get", "post"}
+    assert set(schema["paths"]["/api/v1/shortlists/{id}"]) == {"get", "patch", "delete"}
+    assert "token" in schema["components"]["securitySchemes"]
+    refs = json.dumps(schema["paths"]["/api/v1/shortlists/{id}"])
+    for name in ("Shortlist", "ShortlistInput", "Errors"):
+        assert f"#/components/schemas/{name}" in refs and name in schema["components"]["schemas"]
