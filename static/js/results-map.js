@@ -38,9 +38,19 @@
     fillOpacity: 0.04,
     interactive: false,
   }).addTo(map);
-  L.circleMarker(origin, { radius: 6, color: "#1b2430", weight: 2, fillColor: "#ffffff", fillOpacity: 1 })
-    .bindTooltip(data.origin.label)
-    .addTo(map);
+  // The search origin (explained by the legend under the map; not an extra tab stop).
+  L.circleMarker(origin, {
+    radius: 6,
+    color: "#1b2430",
+    weight: 2,
+    fillColor: "#ffffff",
+    fillOpacity: 1,
+    interactive: false,
+  }).addTo(map);
+  var legend = document.getElementById("map-legend");
+  if (legend) {
+    legend.hidden = false;
+  }
 
   // Practices placed at the same ZIP centroid would hide each other: fan those markers out a few pixels.
   var seen = {};
