@@ -155,39 +155,38 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
         width, i_code, i_entity = stream.width, col["code"], col["entity"]
         i_npi, i_services, i_benes = col["npi"], col["services"], col["beneficiaries"]
         identity_at = [col[name] for name in IDENTITY_COLUMNS] + [col["zip"], col["provider_type"]]
-        for chunk in stream.chunks():
-            for offset, row in enumerate(chunk):
-                if len(row) != width:  # checked on every row: a short row would shift the columns we read
-                    if row:
-                        reject(result, stream.first_row_number + offset, f"{len(row)} fields, expected {width}", atomic)
-                    continue
-                procedure = PROCEDURE_BY_CODE.get(row[i_code])
-                if procedure is None:
-                    continue
-                if row[i_entity] != "I":
-                    result.organizations_skipped += 1
-                    continue
-                npi = row[i_npi].strip()
-                try:
-                    if problem := npi_problem(npi):
-                        raise ValueError(problem)
-                    services = float(row[i_services].replace(",", ""))
-                    beneficiaries = int(row[i_benes].replace(",", ""))
-                    if services < 0 or beneficiaries < 0:
-                        raise ValueError("negative count")
-                except ValueError as error:
-                    reject(result, stream.first_row_number + offset, f"{row[i_code]} for {npi}: {error}", atomic)
-                    continue
-                result.rows_kept += 1
-                total = totals.get((npi, procedure))
-                if total is None:
-                    totals[(npi, procedure)] = [services, beneficiaries, {row[i_code]}]
-                else:
-                    total[0] += services
-                    total[1] += beneficiaries
-                    total[2].add(row[i_code])
-                if npi not in identities:
-                    identities[npi] = tuple(row[i] for i in identity_at)
+        for number, row in stream.rows():
+            if len(row) != width:  # checked on every row: a short row would shift the columns we read
+                if row:
+                    reject(result, number, f"{len(row)} fields, expected {width}", atomic)
+                continue
+            procedure = PROCEDURE_BY_CODE.get(row[i_code])
+            if procedure is None:
+                continue
+            if row[i_entity] != "I":
+                result.organizations_skipped += 1
+                continue
+            npi = row[i_npi].strip()
+            try:
+                if problem := npi_problem(npi):
+                    raise ValueError(problem)
+                services = float(row[i_services].replace(",", ""))
+                beneficiaries = int(row[i_benes].replace(",", ""))
+                if services < 0 or beneficiaries < 0:
+                    raise ValueError("negative count")
+            except ValueError as error:
+                reject(result, number, f"{row[i_code]} for {npi}: {error}", atomic)
+                continue
+            result.rows_kept += 1
+            total = totals.get((npi, procedure))
+            if total is None:
+                totals[(npi, procedure)] = [services, beneficiaries, {row[i_code]}]
+            else:
+                total[0] += services
+                total[1] += beneficiaries
+                total[2].add(row[i_code])
+            if npi not in identities:
+                identities[npi] = tuple(row[i] for i in identity_at)
         result.rows_read = stream.rows_read
     return totals, identities
 

@@ -147,24 +147,22 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
         i_deactivated, i_reactivated = col["deactivated"], col["reactivated"]
         taxonomies_of = itemgetter(*(col[f"taxonomy_{n}"] for n in SLOTS))
         kept, deactivated = [], []
-        for chunk in stream.chunks():
-            for offset, row in enumerate(chunk):
-                if len(row) != width:
-                    if row:
-                        problem = f"{len(row)} fields, expected {width}"
-                        reject(result, stream.first_row_number + offset, problem, atomic)
-                    continue
-                # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
-                if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
-                    deactivated.append((stream.first_row_number + offset, row))
-                elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
-                    kept.append((stream.first_row_number + offset, row))
-            if len(kept) >= batch_rows:
-                apply_providers(kept, col, result, atomic)
-                kept = []
-            if len(deactivated) >= batch_rows:
-                apply_deactivations(deactivated, col, result, atomic)
-                deactivated = []
+        for number, row in stream.rows():
+            if len(row) != width:
+                if row:
+                    reject(result, number, f"{len(row)} fields, expected {width}", atomic)
+                continue
+            # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
+            if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
+                deactivated.append((number, row))
+                if len(deactivated) >= batch_rows:
+                    apply_deactivations(deactivated, col, result, atomic)
+                    deactivated = []
+            elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
+                kept.append((number, row))
+                if len(kept) >= batch_rows:
+                    apply_providers(kept, col, result, atomic)
+                    kept = []
         apply_providers(kept, col, result, atomic)
         apply_deactivations(deactivated, col, result, atomic)
         result.rows_read = stream.rows_read

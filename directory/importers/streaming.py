@@ -10,12 +10,11 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
 
-CHUNK_ROWS = 2000  # rows handed over at a time: small enough for flat memory, large enough to keep loops tight
+PROGRESS_EVERY = 0x3FFF  # move the progress bar every 16,384 rows
 READ_BUFFER = 1 << 20
 MAX_REPORTED_REJECTIONS = 20
 
@@ -44,7 +43,7 @@ class Rejections:
 
 
 class CsvStream:
-    """The header of a CSV file and its data rows in chunks, advancing a byte progress bar."""
+    """The header of a CSV file and its data rows, advancing a byte progress bar."""
 
     def __init__(self, text, raw, *, description: str, progress: bool | None):
         self._reader = csv.reader(text)
@@ -88,27 +87,30 @@ class CsvStream:
             raise ImportFileError("Missing column(s): " + "; ".join(missing) + ". Is this the right file?")
         return found
 
-    def chunks(self) -> Iterator[list[list[str]]]:
-        """Yield lists of up to CHUNK_ROWS rows; the row number of chunk[i] is first_row_number + i."""
-        while True:
-            try:
-                chunk = list(islice(self._reader, CHUNK_ROWS))
-            except csv.Error as error:
-                raise ImportFileError(f"Row {self.rows_read + 2} is not valid CSV: {error}") from None
-            except UnicodeDecodeError as error:
-                raise ImportFileError(f"The file is not UTF-8 text near row {self.rows_read + 2}: {error}") from None
-            except (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, OSError) as error:
-                raise ImportFileError(
-                    f"The file is damaged or truncated near row {self.rows_read + 2}: {error}"
-                ) from None
-            if not chunk:
-                return
-            self.first_row_number = self.rows_read + 2  # the header is row 1
-            self.rows_read += len(chunk)
-            position = self._raw.tell()
-            self._bar.update(position - self._position)
-            self._position = position
-            yield chunk
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Yield (row number, row) for every data row; the header is row 1.
+
+        Rows are handed over one at a time (not in lists) because that is what keeps csv.reader fast.
+        """
+        number = 1
+        try:
+            for number, row in enumerate(self._reader, start=2):  # noqa: B007 - `number` is read after the loop
+                yield number, row
+                if not number & PROGRESS_EVERY:
+                    self._advance(number - 1)
+        except csv.Error as error:
+            raise ImportFileError(f"Row {number + 1} is not valid CSV: {error}") from None
+        except UnicodeDecodeError as error:
+            raise ImportFileError(f"The file is not UTF-8 text near row {number + 1}: {error}") from None
+        except (EOFError, zipfile.BadZipFile, OSError) as error:
+            raise ImportFileError(f"The file is damaged or truncated near row {number + 1}: {error}") from None
+        self._advance(number - 1)
+
+    def _advance(self, rows_read: int) -> None:
+        self.rows_read = rows_read
+        position = self._raw.tell()
+        self._bar.update(position - self._position)
+        self._position = position
 
     def close(self):
         self._bar.close()

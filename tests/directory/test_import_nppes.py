@@ -210,7 +210,7 @@ def test_reads_gzip(tmp_path):
 def test_malformed_row_after_earlier_batches_were_written_with_atomic_changes_nothing(tmp_path):
     SpecialistFactory(npi=NPI_A, first_name="Kept")
     rows = [nppes_row(NPI_A), *(nppes_row(make_npi(30000 + n)) for n in range(2100)), nppes_row("1234567890")]
-    path = nppes_file(tmp_path, rows)  # rows 2-2001 are the first chunk, written in batches of 10 before row 2103
+    path = nppes_file(tmp_path, rows)  # rows are written in batches of 10 long before row 2103
 
     with pytest.raises(ImportFileError, match=r"Row 2103: NPI 1234567890 has a wrong check digit.*--atomic"):
         import_nppes(path, atomic=True, batch_rows=10)
