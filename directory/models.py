@@ -554,3 +554,12 @@ class SourceRecord(models.Model):
 
     def __str__(self):
         return f"{self.get_source_display()} for {self.specialist}"
+
+
+class ReviewStub(Specialist):
+    """A specialist an import (CMS, NPPES) found, as seen in the curators' import review queue."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "import review queue entry"
+        verbose_name_plural = "Import review queue"
