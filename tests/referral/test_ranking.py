@@ -391,7 +391,7 @@ def improvement(draw, c):
     return dataclasses.replace(c, distance_miles=closer)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data(), field=fields(), situation=SITUATIONS, sort=st.sampled_from(["best", "distance"]))
 def test_improving_one_criterion_never_lowers_a_rank(data, field, situation, sort):
     index = data.draw(st.integers(0, len(field) - 1))
@@ -403,7 +403,7 @@ def test_improving_one_criterion_never_lowers_a_rank(data, field, situation, sor
     assert after.index(target) <= before.index(target)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(field=fields(), situation=SITUATIONS, sort=st.sampled_from(["best", "distance"]), seed=st.randoms())
 def test_ordering_is_deterministic_whatever_the_input_order(field, situation, sort, seed):
     shuffled = list(field)
@@ -413,7 +413,7 @@ def test_ordering_is_deterministic_whatever_the_input_order(field, situation, so
     assert first == second
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(field=fields(), situation=SITUATIONS)
 def test_equal_scores_break_ties_by_distance_then_name_then_id(field, situation):
     ranked = ranking.rank(field, situation, today=TODAY)
@@ -425,7 +425,7 @@ def test_equal_scores_break_ties_by_distance_then_name_then_id(field, situation)
             assert ka < kb
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(c=candidates(id=1), situation=SITUATIONS)
 def test_every_part_score_is_between_0_and_1_and_the_total_between_0_and_100(c, situation):
     result = assess(c, situation)
