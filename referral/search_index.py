@@ -58,6 +58,9 @@ def refresh_search_entries(specialist_ids: Iterable[int] | None = None, *, progr
 
     today = timezone.localdate()
     ids = None if specialist_ids is None else sorted(set(specialist_ids))
+    if ids is not None and len(ids) > CHUNK:  # keep IN lists short (SQLite caps query parameters)
+        with transaction.atomic():
+            return sum(refresh_search_entries(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
     with transaction.atomic():
         stale = SearchEntry.objects.all() if ids is None else SearchEntry.objects.filter(specialist_id__in=ids)
         stale.delete()
