@@ -16,7 +16,7 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
-from reportlab.platypus import HRFlowable, KeepTogether, ListFlowable, ListItem, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import HRFlowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer
 
 from directory.models import Procedure, Service, Specialty
 from referral.ranking import Situation, format_period, source_label
@@ -129,14 +129,10 @@ def pdf_styles():
     }
 
 
-def bullets(lines, style):
-    return ListFlowable(
-        [ListItem(Paragraph(escape(line), style), leftIndent=12, value="•") for line in lines],
-        bulletType="bullet",
-        start="•",
-        leftIndent=12,
-        bulletFontSize=8,
-    )
+def bullets(lines, style) -> list:
+    """Return one bulleted Paragraph per line (plain Paragraphs: several times faster than ListFlowable)."""
+    bulleted = ParagraphStyle(f"{style.name}-bullet", parent=style, leftIndent=14, bulletIndent=3, bulletFontSize=8)
+    return [Paragraph(escape(line), bulleted, bulletText="•") for line in lines]
 
 
 def specialist_block(rank, item, styles):
@@ -162,10 +158,10 @@ def specialist_block(rank, item, styles):
     if specialist.npi:
         flow.append(Paragraph(f"NPI {specialist.npi}", styles["small"]))
     if item.facts:
-        flow += [Paragraph("Key facts", styles["label"]), bullets(item.facts, styles["body"])]
+        flow += [Paragraph("Key facts", styles["label"]), *bullets(item.facts, styles["body"])]
     if item.reasons:  # the weightiest first; the list page has them all
         reasons = item.reasons[:PDF_REASONS]
-        flow += [Paragraph("Why this specialist is on the list", styles["label"]), bullets(reasons, styles["body"])]
+        flow += [Paragraph("Why this specialist is on the list", styles["label"]), *bullets(reasons, styles["body"])]
     if item.note:
         note = escape(item.note).replace("\n", "<br/>")
         flow.append(Paragraph(f"<b>Your doctor's note:</b> {note}", styles["note"]))
@@ -207,14 +203,17 @@ def write_shortlist_pdf(shortlist, items, file, *, today=None) -> None:
         meta += " · Specialists " + " ".join(where)
     story = [Paragraph(escape(shortlist.title), styles["title"]), Paragraph(escape(meta), styles["meta"])]
     if lines := situation_lines(shortlist):
-        story += [Paragraph("Chosen for", styles["h2"]), bullets(lines, styles["body"])]
+        story += [Paragraph("Chosen for", styles["h2"]), *bullets(lines, styles["body"])]
     story.append(Paragraph(f"Specialists ({len(items)})", styles["h2"]))
     if not items:
         story.append(Paragraph("This list has no specialists yet.", styles["body"]))
     story += [specialist_block(rank, item, styles) for rank, item in enumerate(items, start=1)]
     story += [
         KeepTogether(
-            [Paragraph("Questions to ask at your appointment", styles["h2"]), bullets(QUESTIONS_TO_ASK, styles["body"])]
+            [
+                Paragraph("Questions to ask at your appointment", styles["h2"]),
+                *bullets(QUESTIONS_TO_ASK, styles["body"]),
+            ]
         ),
         Spacer(1, 8),
         Paragraph(f"<b>{escape(DISCLAIMER)}</b>", styles["small"]),
