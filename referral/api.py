@@ -7,16 +7,15 @@ from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from directory.models import select_past_year_volume
 from referral.filters import SpecialistSearch
 from referral.matching import match_specialist, profile_queryset
-from referral.models import ApiToken, Shortlist, hash_token
+from referral.models import Shortlist
 from referral.openapi import build_schema
 from referral.physician_forms import ShortlistApiForm, clean_items, clean_situation
-from referral.physician_views import is_referring_physician
+from referral.physician_views import is_referring_physician, token_user
 from referral.ranking import Situation
 
 # --- Patient search (public, read-only) ---------------------------------------------------------------
@@ -195,14 +194,10 @@ def api_user(request):
     """Return (user, None) for a signed-in session or a valid token, else (None, error response)."""
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, key = header.partition(" ")
-        token = None
-        if scheme.lower() == "token" and key.strip():
-            token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(key.strip())).first()
-        if token is None or not token.user.is_active:
+        user = token_user(header)
+        if user is None:
             return None, api_errors({"authorization": ["Invalid token; send 'Authorization: Token <key>'."]}, 401)
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return token.user, None
+        return user, None
     if not request.user.is_authenticated:
         return None, api_errors({"authorization": ["Sign in, or send 'Authorization: Token <key>'."]}, 401)
     if request.method not in ("GET", "HEAD", "OPTIONS") and CsrfViewMiddleware(lambda r: None).process_view(

@@ -208,6 +208,15 @@ class ApiToken(models.Model):
         return f"API token of {self.user}"
 
     @classmethod
+    def user_for_key(cls, key: str):
+        """Return the active user whose token this is (recording the use), or None."""
+        token = cls.objects.select_related("user").filter(key_hash=hash_token(key)).first() if key else None
+        if token is None or not token.user.is_active:
+            return None
+        cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return token.user
+
+    @classmethod
     def issue(cls, user) -> str:
         """Replace the user's token with a new one and return its key."""
         key = secrets.token_urlsafe(32)

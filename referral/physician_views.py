@@ -59,6 +59,31 @@ def shortlist_view(view):
     return never_cache(wrapped)
 
 
+def token_user(header: str):
+    """Return the user of an `Authorization: Token <key>` header, or None."""
+    scheme, _, key = header.partition(" ")
+    return ApiToken.user_for_key(key.strip()) if scheme.lower() == "token" else None
+
+
+def export_view(view):
+    """Like shortlist_view, but integrations may also send `Authorization: Token <key>` (GET only: no CSRF)."""
+
+    @wraps(view)
+    def wrapped(request, pk):
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return shortlist_view(view)(request, pk)
+        user = token_user(header)
+        if user is None:
+            return HttpResponse(
+                "Invalid token: send 'Authorization: Token <key>'.", status=401, content_type="text/plain"
+            )
+        request.user = user
+        return view(request, owned_shortlist(request, pk))
+
+    return never_cache(wrapped)
+
+
 # --- Accounts -----------------------------------------------------------------------------------------
 
 
@@ -257,21 +282,21 @@ def export_response(shortlist, content, content_type, extension):
     return response
 
 
-@shortlist_view
+@export_view
 def export_csv(request, shortlist):
     out = io.StringIO()
     exports.write_shortlist_csv(shortlist, exports.export_items(shortlist), out)
     return export_response(shortlist, out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", "csv")
 
 
-@shortlist_view
+@export_view
 def export_pdf(request, shortlist):
     out = io.BytesIO()
     exports.write_shortlist_pdf(shortlist, exports.export_items(shortlist), out)
     return export_response(shortlist, out.getvalue(), "application/pdf", "pdf")
 
 
-@shortlist_view
+@export_view
 def export_fhir(request, shortlist):
     out = io.StringIO()
     exports.write_shortlist_fhir(shortlist, exports.export_items(shortlist), out)

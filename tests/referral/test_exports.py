@@ -5,12 +5,14 @@ import io
 import json
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
 
 from directory.models import Service, Specialty
 from referral import exports
+from referral.models import ApiToken
 from tests.factories import (
     PhysicianFactory,
     PracticeFactory,
@@ -234,3 +236,14 @@ def test_exports_never_include_another_users_list(client, shortlist):
     assert "Elsewhere" not in body
     client.force_login(PhysicianFactory())
     assert client.get(f"/shortlists/{shortlist.pk}/export.csv").status_code == 404
+
+
+def test_integrations_fetch_exports_with_their_api_token(shortlist):
+    owner = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.issue(shortlist.owner)}")
+    response = owner.get(reverse("referral:shortlist-export-fhir", args=[shortlist.pk]))
+    assert response.status_code == 200
+    Bundle.model_validate(json.loads(response.content))
+    intruder = Client(HTTP_AUTHORIZATION=f"Token {ApiToken.issue(PhysicianFactory())}")
+    assert intruder.get(reverse("referral:shortlist-export-csv", args=[shortlist.pk])).status_code == 404
+    stranger = Client(HTTP_AUTHORIZATION="Token not-a-token")
+    assert stranger.get(reverse("referral:shortlist-export-pdf", args=[shortlist.pk])).status_code == 401
