@@ -1,11 +1,10 @@
 import datetime
 import json
 import re
-from io import StringIO
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
+from django.db import transaction
 
 from directory import geo
 from directory.management.commands.make_demo_fixture import FIXTURE_PATH, build_demo_fixture, dump_fixture
@@ -28,9 +27,18 @@ def fixture_objects(model):
     return [obj for obj in json.loads(FIXTURE_PATH.read_text()) if obj["model"] == f"directory.{model}"]
 
 
+@pytest.fixture(scope="module")
+def demo_loaded(django_db_setup, django_db_blocker):
+    """Load the fixture once for this module, in a transaction that is rolled back after its last test."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("loaddata", FIXTURE_PATH, verbosity=0)
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def demo(db):
-    call_command("loaddata", FIXTURE_PATH, verbosity=0)
+def demo(demo_loaded, db):
+    """The demo specialists; each test runs in a savepoint inside the module's transaction."""
     return Specialist.objects.filter(record_source=RecordSource.DEMO)
 
 
@@ -127,81 +135,3 @@ def test_demo_searches_have_something_to_rank_and_one_place_has_almost_nothing(d
     for busy_zip in ("60611", "10001", "77030", "90033", "80218"):
         assert published_within_25_miles(demo, busy_zip) >= 5, busy_zip
     assert 1 <= published_within_25_miles(demo, "59101") <= 2  # Billings: the rest lie beyond the radius
-
-
-def test_loading_again_resets_demo_rows(demo):
-    specialist = demo.get(pk=900001)
-    original_name = specialist.first_name
-    Specialist.objects.filter(pk=900001).update(first_name="Edited", is_published=False)
-    count = demo.count()
-
-    call_command("loaddata", FIXTURE_PATH, verbosity=0)
-
-    specialist.refresh_from_db()
-    assert specialist.first_name == original_name
-    assert demo.count() == count
-
-
-@pytest.fixture
-def fast_hashing(settings):
-    """These tests check who gets which password, not how slowly it is hashed."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def run_setup_demo(*args):
-    out = StringIO()
-    call_command("setup_demo", *args, stdout=out)
-    return out.getvalue()
-
-
-def test_setup_demo_loads_data_and_creates_the_two_accounts(db, settings, fast_hashing):
-    settings.DEBUG = True
-    output = run_setup_demo()
-    output_again = run_setup_demo()
-
-    curator = User.objects.get(username="curator")
-    physician = User.objects.get(username="physician")
-    assert curator.is_staff and not curator.is_superuser
-    assert list(curator.groups.values_list("name", flat=True)) == ["Curators"]
-    assert curator.check_password("sij-demo-curator")
-    assert not physician.is_staff
-    assert list(physician.groups.values_list("name", flat=True)) == ["Referring physicians"]
-    assert physician.check_password("sij-demo-physician")
-    assert User.objects.filter(username__in=["curator", "physician"]).count() == 2
-
-    demo = Specialist.objects.filter(record_source=RecordSource.DEMO)
-    assert demo.count() == len(fixture_objects("specialist"))
-    verified = demo.filter(verified_at__isnull=False)
-    assert verified.exists() and not verified.exclude(verified_by=curator).exists()
-    assert output == output_again  # idempotent
-    assert f"{demo.count()} fictional specialists ({demo.published().count()} published)" in output
-    assert "sij-demo-curator" in output and "sij-demo-physician" in output
-
-
-def test_setup_demo_restores_a_changed_demo_password(db, settings, fast_hashing):
-    settings.DEBUG = True
-    run_setup_demo()
-    curator = User.objects.get(username="curator")
-    curator.set_password("something-else-entirely")
-    curator.is_active = False
-    curator.save()
-
-    run_setup_demo()
-
-    curator.refresh_from_db()
-    assert curator.is_active and curator.check_password("sij-demo-curator")
-
-
-def test_setup_demo_refuses_to_run_without_debug(db, settings, fast_hashing):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DJANGO_DEBUG=1.*--force"):
-        run_setup_demo()
-    assert not Specialist.objects.exists()
-    assert not User.objects.filter(username__in=["curator", "physician"]).exists()
-
-
-def test_setup_demo_runs_without_debug_when_forced(db, settings, fast_hashing):
-    settings.DEBUG = False
-    run_setup_demo("--force")
-    assert Specialist.objects.filter(record_source=RecordSource.DEMO).count() >= 150
-    assert User.objects.get(username="curator").check_password("sij-demo-curator")
