@@ -5,22 +5,30 @@ import io
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db import models
+from django.db.models import Case, F, OuterRef, Prefetch, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.utils import bulk_update_with_history
 
 from directory.forms import PracticeAdminForm, ProfilesConfirmForm, ProfilesUploadForm, ZipCodeAdminForm
 from directory.importers.profiles import ProfileFileError, import_profiles, profiles_for_export, write_profiles_csv
 from directory.models import (
+    SOURCE_PREFERENCE,
     Affiliation,
     Practice,
     Procedure,
     ProcedureVolume,
+    RecordSource,
+    ReviewStatus,
+    ReviewStub,
     Service,
     Specialist,
     Training,
@@ -60,6 +68,17 @@ class PracticeStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(practices__state=self.value()).distinct() if self.value() else queryset
+
+
+class ServiceFilter(admin.SimpleListFilter):
+    title = "SI-joint service offered"
+    parameter_name = "service"
+
+    def lookups(self, request, model_admin):
+        return Service.choices
+
+    def queryset(self, request, queryset):
+        return queryset.offering(self.value()) if self.value() in Service.values else queryset
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -120,7 +139,7 @@ class TrainingInline(admin.TabularInline):
 class ProcedureVolumeInline(admin.TabularInline):
     model = ProcedureVolume
     extra = 0
-    fields = ["procedure", "period_start", "period_end", "count", "is_suppressed", "source", "verified", "notes"]
+    fields = ["procedure", "period_start", "period_end", "count", "is_suppressed", "source", "verified"]
 
 
 @admin.register(Specialist)
@@ -138,7 +157,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
     list_filter = [
         "specialty",
         PracticeStateFilter,
-        *[service.value for service in Service],
+        ServiceFilter,
         "is_published",
         VerifiedFilter,
         PastYearVolumeFilter,
@@ -176,6 +195,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
         (
             "SI-joint services",
             {
+                "classes": ["sij-services"],
                 "fields": [service.value for service in Service],
                 "description": "What this specialist offers for the sacroiliac joint.",
             },
@@ -246,7 +266,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
                 parts.append((PROCEDURE_ABBREVIATIONS[procedure], count))
         if not parts:
             return format_html('<span class="sij-none">{}</span>', "none")
-        return format_html_join(" · ", "{} {}", parts)
+        return format_html_join(mark_safe("<br>"), '<span class="sij-count">{}&nbsp;{}</span>', parts)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         specialist = self.get_object(request, object_id)
@@ -446,3 +466,147 @@ class ProcedureVolumeAdmin(SimpleHistoryAdmin):
     date_hierarchy = "period_end"
     autocomplete_fields = ["specialist"]
     list_select_related = ["specialist"]
+
+
+# --- Import review queue: specialists the CMS / NPPES imports found ----------------------------------
+
+
+def past_year_count(procedure):
+    """Return a subquery of the count select_past_year_volume() would pick for `procedure` (NULL when none)."""
+    source_rank = Case(*[When(source=source, then=Value(rank)) for rank, source in enumerate(SOURCE_PREFERENCE)])
+    return Subquery(
+        ProcedureVolume.objects.past_year()
+        .filter(specialist=OuterRef("pk"), procedure=procedure)
+        .order_by("-period_end", "-verified", source_rank)
+        .values("count")[:1]
+    )
+
+
+class FoundByFilter(admin.SimpleListFilter):
+    title = "found by"
+    parameter_name = "found_by"
+
+    def lookups(self, request, model_admin):
+        return [(RecordSource.CMS_MEDICARE, "CMS Medicare"), (RecordSource.NPPES, "NPPES")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(source_records__source=self.value()) if self.value() else queryset
+
+
+@admin.register(ReviewStub)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """Pending stubs with what each source said; curators publish them after review or dismiss them."""
+
+    list_display = ["name", "npi", "specialty", "location", "past_year_si_fusion", "cms_said", "nppes_said"]
+    list_display_links = None
+    list_filter = [FoundByFilter, PracticeStateFilter, "specialty"]
+    search_fields = ["first_name", "last_name", "=npi"]
+    search_help_text = "Search by name or NPI (all 10 digits)."
+    list_per_page = 50
+    actions = ["publish_after_review", "dismiss"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .awaiting_review()
+            .annotate(
+                mis_si_fusion=past_year_count(Procedure.MIS_SI_FUSION),
+                open_si_fusion=past_year_count(Procedure.OPEN_SI_FUSION),
+                # No count at all stays empty ("not in the data"), never 0.
+                past_year_si_fusion=Case(
+                    When(mis_si_fusion__isnull=True, open_si_fusion__isnull=True, then=None),
+                    default=Coalesce("mis_si_fusion", 0) + Coalesce("open_si_fusion", 0),
+                    output_field=models.IntegerField(),
+                ),
+            )
+            .prefetch_related(
+                "source_records",
+                Prefetch(
+                    "affiliation_set",
+                    queryset=Affiliation.objects.select_related("practice").order_by("-is_primary", "id"),
+                ),
+            )
+        )
+
+    def get_ordering(self, request):
+        return [F("past_year_si_fusion").desc(nulls_last=True), "last_name", "first_name", "id"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # dismiss instead: a deleted stub would come back with the next import
+        return actions
+
+    def has_add_permission(self, request):
+        return False  # entries come from the imports
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:directory_specialist_change", object_id)
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, stub):
+        url = reverse("admin:directory_specialist_change", args=[stub.pk])
+        return format_html('<a href="{}">{}</a>', url, stub.display_name)
+
+    @admin.display(description="location")
+    def location(self, stub):
+        affiliations = stub.affiliation_set.all()
+        if not affiliations:
+            return "—"
+        practice = affiliations[0].practice
+        return " ".join(part for part in (f"{practice.city},", practice.state, practice.zip_code) if part) or "—"
+
+    @admin.display(
+        description="past-year SI-joint fusions",
+        ordering=F("past_year_si_fusion").asc(nulls_first=True),
+    )
+    def past_year_si_fusion(self, stub):
+        return "—" if stub.past_year_si_fusion is None else stub.past_year_si_fusion
+
+    @admin.display(description="CMS Medicare said (services by year)")
+    def cms_said(self, stub):
+        record = next((r for r in stub.source_records.all() if r.source == RecordSource.CMS_MEDICARE), None)
+        years = record.data.get("years", {}) if record else {}
+        lines = []
+        for year, said in years.items():
+            counts = ", ".join(
+                f"{PROCEDURE_ABBREVIATIONS[Procedure(procedure)]} {numbers['services']}"
+                for procedure, numbers in said.get("procedures", {}).items()
+            )
+            lines.append((year, counts or "no SI-joint or lumbar-fusion rows"))
+        if not lines:
+            return format_html('<span class="sij-none">{}</span>', "not in Medicare data")
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {}", lines)
+
+    @admin.display(description="NPPES said (taxonomy, practice address)")
+    def nppes_said(self, stub):
+        record = next((r for r in stub.source_records.all() if r.source == RecordSource.NPPES), None)
+        if record is None:
+            return format_html('<span class="sij-none">{}</span>', "not imported from NPPES")
+        taxonomies = [
+            t["label"] + (" (primary)" if t["primary"] else "") for t in record.data["taxonomies"] if t["label"]
+        ]
+        return format_html("{}<br>{}", "; ".join(taxonomies) or "—", record.data.get("address") or "no address")
+
+    @admin.action(description="Publish after review", permissions=["change"])
+    def publish_after_review(self, request, queryset):
+        ready = list(Specialist.objects.filter(pk__in=queryset.values("pk"), deactivated_on__isnull=True))
+        for specialist in ready:
+            specialist.review_status, specialist.is_published = ReviewStatus.CURATED, True
+        bulk_update_with_history(
+            ready, Specialist, ["review_status", "is_published"], batch_size=500, default_user=request.user
+        )
+        self.message_user(request, f"Published {plural(len(ready), 'specialist')}.", messages.SUCCESS)
+        if deactivated := queryset.filter(deactivated_on__isnull=False).count():
+            note = f"Left {plural(deactivated, 'specialist')} with a deactivated NPI unpublished."
+            self.message_user(request, note, messages.WARNING)
+
+    @admin.action(description="Dismiss (keep out of the directory, also on later imports)", permissions=["change"])
+    def dismiss(self, request, queryset):
+        dismissed = list(Specialist.objects.filter(pk__in=queryset.values("pk")))
+        for specialist in dismissed:
+            specialist.review_status, specialist.is_published = ReviewStatus.DISMISSED, False
+        bulk_update_with_history(
+            dismissed, Specialist, ["review_status", "is_published"], batch_size=500, default_user=request.user
+        )
+        self.message_user(request, f"Dismissed {plural(len(dismissed), 'specialist')}.", messages.SUCCESS)
