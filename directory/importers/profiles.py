@@ -341,7 +341,7 @@ class _RowImporter:
             )
             changes.append("verified")
         if created or changes:
-            save_validated(specialist, column_of={"is_published": "published"})
+            save_validated(specialist, column_of={"is_published": "published"}, constraints=False)
         if parsed["practice"] is not None:
             changes += write_practice(specialist, parsed["practice"])
         if parsed["trainings"] is not None:
@@ -376,10 +376,14 @@ def parse_trainings(raw) -> list[tuple[str, int | None]]:
     return trainings
 
 
-def save_validated(instance, *, column_of=None):
-    """full_clean() and save `instance`, turning validation errors into a rejected row."""
+def save_validated(instance, *, column_of=None, constraints=True):
+    """full_clean() and save `instance`, turning validation errors into a rejected row.
+
+    `constraints=False` skips the database constraints' Python checks (one query each) where the importer
+    has already established them (the row was looked up by its unique key); the database still enforces them.
+    """
     try:
-        instance.full_clean()
+        instance.full_clean(exclude=["specialist"], validate_constraints=constraints)
     except ValidationError as error:
         column_of = {NON_FIELD_ERRORS: "", **(column_of or {})}
         raise RowRejected(
@@ -419,7 +423,7 @@ def write_practice(specialist, values) -> list[str]:
             setattr(practice, name, values[name])
         changes += [practice_columns[name] for name in changed]
     if changes:
-        save_validated(practice, column_of=practice_columns)
+        save_validated(practice, column_of=practice_columns, constraints=False)
 
     affiliations = list(specialist.affiliation_set.order_by("-is_primary", "id"))
     current = affiliations[0] if affiliations else None
@@ -476,7 +480,7 @@ def write_volumes(specialist, volumes) -> list[str]:
         if volume is None:
             volume = ProcedureVolume(specialist=specialist, procedure=procedure, **period)
         volume.count, volume.is_suppressed = count, False
-        save_validated(volume, column_of={**column_of, "count": column_of_procedure[procedure]})
+        save_validated(volume, column_of={**column_of, "count": column_of_procedure[procedure]}, constraints=False)
         changes.append(column_of_procedure[procedure])
     return changes
 

@@ -1,0 +1,133 @@
+"""Time the profiles CSV import on a generated file, into a fresh temporary database.
+
+    python bench/profiles_import.py                     # 10,000 rows, temporary SQLite file
+    python bench/profiles_import.py --rows 2000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/profiles_import.py
+        # PostgreSQL: a database named sij_bench_profiles_<pid> is created on that server and dropped after
+
+Prints rows/s for the first import (every row created) and for a re-import of the same file (every row
+unchanged). The generated file is deterministic (seeded) and clearly fictional ("Demo" practices, 555 phones).
+"""
+
+import argparse
+import csv
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FIRST_NAMES = ["Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan", "Kendall", "Logan", "Morgan"]
+LAST_NAMES = ["Abara", "Brandt", "Castillo", "Dubois", "Eriksen", "Fujita", "Gallo", "Haddad", "Ivanova", "Jensen"]
+COURSES = ["MIS SI-joint fusion course", "SI-joint injection workshop", "Cadaver lab: SI fusion", "RF ablation course"]
+
+
+def write_profiles_file(path: Path, rows: int, zip_codes: list, seed: int = 2025) -> None:
+    """Write `rows` fictional specialists, about three per practice, in the profiles CSV format."""
+    from directory.importers.profiles import COLUMNS, SERVICE_COLUMNS
+    from directory.models import Specialty, npi_check_digit
+
+    rng = random.Random(seed)
+    specialties = [choice.value for choice in Specialty]
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        for n in range(rows):
+            first_nine = f"{200000000 + n:09d}"
+            practice = n // 3
+            zip_code = zip_codes[practice % len(zip_codes)]
+            row = {
+                "npi": first_nine + str(npi_check_digit(first_nine)),
+                "first_name": rng.choice(FIRST_NAMES),
+                "last_name": f"{rng.choice(LAST_NAMES)}-{n}",
+                "credentials": rng.choice(["MD", "DO", "MD, PhD"]),
+                "specialty": rng.choice(specialties),
+                "practice_name": f"Demo Spine Practice {practice}",
+                "address_line1": f"{100 + practice} Demo Avenue",
+                "zip": zip_code,
+                "phone": f"555-01{practice % 100:02d}",
+                "accepting_new_patients": rng.choice(["yes", "no"]),
+                "telehealth": rng.choice(["yes", "no"]),
+                "languages": rng.choice(["English", "English; Spanish", "English; Mandarin"]),
+                "si_training": "; ".join(f"{c} ({rng.randint(2015, 2025)})" for c in rng.sample(COURSES, 2)),
+                "mis_si_fusion_count": rng.randint(0, 60),
+                "si_injection_count": rng.randint(0, 300),
+                "rf_ablation_count": rng.choice(["", rng.randint(0, 80)]),
+                "volume_period_start": "2025-01-01",
+                "volume_period_end": "2025-12-31",
+                "volume_source": "self_reported",
+                "verified": rng.choice(["yes", "no"]),
+                "published": "yes",
+            }
+            row.update({column: rng.choice(["yes", "no"]) for column in SERVICE_COLUMNS})
+            writer.writerow(row)
+
+
+def timed_import(path: Path) -> tuple[float, object]:
+    from directory.importers.profiles import import_profiles
+
+    started = time.perf_counter()
+    with path.open(encoding="utf-8", newline="") as file:
+        result = import_profiles(file)
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="sij-bench-profiles-"))
+    server_url = os.environ.get("DATABASE_URL", "")
+    bench_db = None
+    if server_url.startswith("postgres"):
+        import psycopg
+
+        bench_db = f"sij_bench_profiles_{os.getpid()}"
+        with psycopg.connect(server_url, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {bench_db}")
+        parts = urlsplit(server_url)
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{bench_db}"))
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["DJANGO_DEBUG"] = "0"  # DEBUG would keep every query in memory and slow the import down
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-key")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    try:
+        started = time.perf_counter()
+        call_command("migrate", verbosity=0)
+        print(f"database: {connection.vendor}, migrated with every US ZIP in {time.perf_counter() - started:.1f} s")
+
+        from directory.models import ZipCode
+
+        zip_codes = list(ZipCode.objects.order_by("?").values_list("code", flat=True)[:2000])
+        path = workdir / "profiles.csv"
+        write_profiles_file(path, args.rows, zip_codes)
+        print(f"file: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB")
+
+        seconds, result = timed_import(path)
+        print(f"first import ({result.summary()}): {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s")
+        seconds, result = timed_import(path)
+        print(f"re-import    ({result.summary()}): {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s")
+    finally:
+        connection.close()
+        if bench_db:
+            with psycopg.connect(server_url, autocommit=True) as admin_connection:
+                admin_connection.execute(f"DROP DATABASE IF EXISTS {bench_db}")
+
+
+if __name__ == "__main__":
+    main()
