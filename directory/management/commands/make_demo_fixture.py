@@ -233,6 +233,12 @@ PRACTICE_NAMES = {
         "Demo {district} Sports & Spine Clinic",
     ],
 }
+FLAGSHIP_SERVICES = [
+    Service.MIS_SI_FUSION,
+    Service.DIAGNOSTIC_SI_INJECTION,
+    Service.EVALUATES_SI_IN_LUMBAR_WORKUP,
+    Service.TREATS_POST_LUMBAR_FUSION,
+]
 HOSPITAL_PRACTICE = "Demo {city} University Hospital Spine Clinic"
 DISTRICTS = ["Riverside", "Lakeview", "Northgate", "Parkside", "Summit", "Harborview", "Westbrook", "Hillcrest"]
 STREETS = [
@@ -329,7 +335,10 @@ class _Builder:
         specialists = []
         for offset in range(metro.size):
             specialty = SPECIALTY_CYCLE[(cycle_start + offset) % len(SPECIALTY_CYCLE)]
-            specialists.append((self.add_specialist(specialty, metro), KIND[specialty]))
+            # The big demo cities each get one clear benchmark: a verified, trained, busy SI-joint surgeon.
+            first_surgeon = KIND[specialty] == "surgical" and not any(kind == "surgical" for _, kind in specialists)
+            flagship = metro.size >= 10 and first_surgeon
+            specialists.append((self.add_specialist(specialty, metro, flagship=flagship), KIND[specialty]))
 
         zip_turn = 0
         for kind in ("surgical", "interventional", "rehab"):
@@ -380,7 +389,7 @@ class _Builder:
         }
         return self._row("practice", self.practices, fields)
 
-    def add_specialist(self, specialty: Specialty, metro: Metro) -> int:
+    def add_specialist(self, specialty: Specialty, metro: Metro, *, flagship=False) -> int:
         rng = self.rng
         n = len(self.specialists)
         kind = KIND[specialty]
@@ -388,12 +397,15 @@ class _Builder:
         first_name = rng.choice(FIRST_NAMES[gender].split())
         last_name = self.surnames[n]
         services = {service: rng.random() < odds for service, odds in SERVICE_ODDS[specialty].items()}
+        if flagship:
+            for service in FLAGSHIP_SERVICES:
+                services[service] = True
         languages = ["English"]
         if metro.languages and rng.random() < 0.35:
             languages.append(rng.choice(metro.languages))
-        published = not (metro.size >= 5 and rng.random() < 0.08)
+        published = flagship or not (metro.size >= 5 and rng.random() < 0.08)
         verified_at = None
-        if rng.random() < 0.4:
+        if flagship or rng.random() < 0.4:
             verified_at = datetime.datetime(2026, rng.randint(1, 10), rng.randint(1, 28), 15, 0, tzinfo=datetime.UTC)
         fields = {
             "npi": demo_npi(n),
@@ -422,24 +434,24 @@ class _Builder:
             "updated_at": _iso(verified_at or CREATED_AT + datetime.timedelta(minutes=n)),
         }
         pk = self._row("specialist", self.specialists, fields)
-        self.add_trainings(pk, kind, services)
-        self.add_volumes(pk, kind, services, verified=verified_at is not None)
+        self.add_trainings(pk, kind, services, flagship=flagship)
+        self.add_volumes(pk, kind, services, verified=verified_at is not None, flagship=flagship)
         return pk
 
-    def add_trainings(self, pk, kind, services):
+    def add_trainings(self, pk, kind, services, *, flagship):
         rng = self.rng
         courses = list(TRAININGS[kind])
         if kind == "interventional" and not services.get(Service.MIS_SI_FUSION):
             courses = [course for course in courses if "fusion" not in course[0]]
         if kind == "surgical" and services.get(Service.MIS_SI_FUSION):
-            how_many = rng.choice((0, 1, 1, 2, 2, 3))  # most fusion surgeons trained; a few did not
+            how_many = 2 if flagship else rng.choice((0, 1, 1, 2, 2, 3))  # most fusion surgeons trained
         else:
             how_many = rng.choice((0, 0, 1, 1, 2))
         for course, provider, device_system in rng.sample(courses, min(how_many, len(courses))):
             fields = {"specialist": pk, "course": course, "provider": provider, "device_system": device_system}
             self._row("training", self.trainings, {**fields, "year": rng.randint(2012, 2025)})
 
-    def add_volumes(self, pk, kind, services, *, verified):
+    def add_volumes(self, pk, kind, services, *, verified, flagship):
         rng = self.rng
         procedures = []
         if services.get(Service.MIS_SI_FUSION):
@@ -459,13 +471,15 @@ class _Builder:
             [VolumeSource.SELF_REPORTED, VolumeSource.HOSPITAL, VolumeSource.REGISTRY, VolumeSource.CMS_MEDICARE],
             weights=[55, 15, 12, 18],
         )[0]
+        if flagship:  # a registry-backed track record, this year and before
+            history, main_source = "current_and_stale", VolumeSource.REGISTRY
         period = MID_2025_TO_MID_2026 if rng.random() < 0.3 and main_source != VolumeSource.CMS_MEDICARE else None
         period = period or CALENDAR_2025
         with_cms = main_source != VolumeSource.CMS_MEDICARE and rng.random() < 0.35
         stale_period = rng.choice(STALE_PERIODS)
         for procedure in procedures:
             low, high = VOLUME_RANGES[(kind, procedure)]
-            count = skewed_count(rng, low, high)
+            count = skewed_count(rng, (low + high) // 2 if flagship else low, high)
             if history in ("current", "current_and_stale"):
                 source = main_source
                 if source == VolumeSource.REGISTRY and procedure not in (
