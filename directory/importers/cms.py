@@ -70,6 +70,7 @@ SPECIALTY_BY_PROVIDER_TYPE = {
     "diagnostic radiology": Specialty.INTERVENTIONAL_RADIOLOGY,
 }
 
+PROCEDURE_ORDER = {procedure: position for position, procedure in enumerate(Procedure)}
 MEDICARE_NOTE = "Medicare fee-for-service (Part B) only; codes {codes}"
 FIRST_DATA_YEAR = 2013  # the first year CMS published this file
 
@@ -279,7 +280,7 @@ def year_record(identity: tuple, procedures: list) -> dict:
         "address": ", ".join(part for part in (street1, street2, city, f"{state} {zip_code}".strip()) if part),
         "procedures": {
             procedure: {"services": round(services), "beneficiaries": beneficiaries, "codes": sorted(codes)}
-            for procedure, (services, beneficiaries, codes) in sorted(procedures)
+            for procedure, (services, beneficiaries, codes) in sorted(procedures, key=lambda p: PROCEDURE_ORDER[p[0]])
         },
     }
 
@@ -301,5 +302,5 @@ def merge_source_records(year_key: str, said: dict[int, dict | None]) -> None:
                 years.pop(year_key, None)
             else:
                 years[year_key] = said[specialist_id]
-            records[specialist_id] = {"years": dict(sorted(years.items(), reverse=True))}
+            records[specialist_id] = {"years": years}  # readers sort: PostgreSQL's jsonb keeps no key order
         save_source_records(RecordSource.CMS_MEDICARE, records)

@@ -230,7 +230,14 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
             reject(result, row_number, str(error), atomic)
     result.rows_kept += len(said)
     existing = find_by_npi(
-        said, "id", "review_status", "curator_edited_fields", "deactivated_on", "unpublished_reason", *IDENTITY_FIELDS
+        said,
+        "id",
+        "review_status",
+        "curator_edited_fields",
+        "deactivated_on",
+        "unpublished_reason",
+        "specialty",
+        *IDENTITY_FIELDS,
     )
     created = create_stubs([said[npi][0] for npi in said if npi not in existing], RecordSource.NPPES)
     result.stubs_created += len(created)
@@ -249,6 +256,12 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
         ]
         for name in fields:
             setattr(specialist, name, fit(Specialist, name, getattr(identity, name)))
+        # A stub's specialty is the import's guess; the NPPES taxonomy is the better one (curators decide later).
+        pending = row["review_status"] == ReviewStatus.PENDING
+        guessed = identity.specialty != Specialty.OTHER and row["specialty"] != identity.specialty
+        if pending and guessed and "specialty" not in row["curator_edited_fields"]:
+            specialist.specialty = identity.specialty
+            fields.append("specialty")
         if row["deactivated_on"]:  # the NPI is active again: say so, but leave publishing to a curator
             specialist.deactivated_on = None
             specialist.unpublished_reason = (
@@ -264,7 +277,7 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
             result.updated += 1
         else:
             result.unchanged += 1
-        if row["review_status"] == ReviewStatus.PENDING and "practices" not in row["curator_edited_fields"]:
+        if pending and "practices" not in row["curator_edited_fields"]:
             pending_ids[row["id"]] = (identity, set(row["curator_edited_fields"]))
     bulk.update(Specialist, changed, sorted(changed_fields | {"updated_at"}))
     update_stub_practices(pending_ids)

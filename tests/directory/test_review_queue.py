@@ -48,7 +48,7 @@ def test_lists_pending_stubs_with_what_each_source_said(tmp_path, curator_client
 
     assert response.status_code == 200
     assert sorted(names_in_order(response)) == ["Busy", "Injector", "Quiet"]
-    assert "<strong>2025</strong>: MIS fusion 14, open fusion 5" in response.text
+    assert "<strong>2025</strong>: MIS fusion 14 · open fusion 5" in response.text
     assert "<strong>2025</strong>: injection 52" in response.text
     assert "Interventional Pain Medicine (primary)<br>1200 N State St, Suite 400, Houston, TX 77030" in response.text
     assert "not imported from NPPES" in response.text
@@ -59,7 +59,7 @@ def test_most_past_year_si_joint_fusions_first_and_no_count_last(tmp_path, curat
     import_files(tmp_path)
 
     assert names_in_order(curator_client.get(URL)) == ["Busy", "Quiet", "Injector"]
-    ascending = curator_client.get(URL, {"o": "5"})  # the past-year SI-joint fusions column
+    ascending = curator_client.get(URL, {"o": "3"})  # the past-year SI-joint fusions column
     assert names_in_order(ascending) == ["Injector", "Quiet", "Busy"]
     assert re.search(r'<td class="field-past_year_si_fusion">19</td>', ascending.text)
     assert re.search(r'<td class="field-past_year_si_fusion">—</td>', ascending.text)
