@@ -31,6 +31,7 @@ from directory.models import (
     ReviewStub,
     Service,
     Specialist,
+    Specialty,
     Training,
     ZipCode,
 )
@@ -46,6 +47,11 @@ PROCEDURE_ABBREVIATIONS = {
     Procedure.SI_INJECTION: "injection",
     Procedure.RF_ABLATION: "RF",
     Procedure.LUMBAR_FUSION: "lumbar fusion",
+}
+SPECIALTY_ABBREVIATIONS = {
+    Specialty.ORTHOPAEDIC_SPINE: "Orthopaedic spine",
+    Specialty.PMR: "PM&R",
+    Specialty.INTERVENTIONAL_RADIOLOGY: "Interv. radiology",
 }
 
 
@@ -147,7 +153,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
     list_display = [
         "name",
         "npi",
-        "specialty",
+        "specialty_short",
         "location",
         "is_published",
         "verified_on",
@@ -241,6 +247,10 @@ class SpecialistAdmin(SimpleHistoryAdmin):
     def name(self, specialist):
         return specialist.display_name
 
+    @admin.display(description="specialty", ordering="specialty")
+    def specialty_short(self, specialist):
+        return SPECIALTY_ABBREVIATIONS.get(specialist.specialty, specialist.get_specialty_display())
+
     @admin.display(description="location")
     def location(self, specialist):
         affiliations = specialist.affiliation_set.all()
@@ -253,7 +263,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="verified", ordering="verified_at")
     def verified_on(self, specialist):
-        return timezone.localdate(specialist.verified_at) if specialist.verified_at else "—"
+        return timezone.localdate(specialist.verified_at).isoformat() if specialist.verified_at else "—"
 
     @admin.display(description="past-year counts")
     def past_year_counts(self, specialist):
