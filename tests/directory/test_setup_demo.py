@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from directory.management.commands.make_demo_fixture import FIXTURE_PATH
 from directory.models import RecordSource, Specialist
+from referral.models import SearchEntry
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def test_setup_demo_loads_the_directory_and_the_two_accounts_and_can_run_again(d
     assert physician.check_password("sij-demo-physician")
     verified = demo.filter(verified_at__isnull=False)
     assert verified.exists() and not verified.exclude(verified_by=curator).exists()
+    indexed = SearchEntry.objects.values_list("specialist_id", flat=True).distinct()
+    assert set(indexed) == set(demo.published().values_list("pk", flat=True))  # patients can find them
 
     # Someone played with the demo: a changed password, a locked account, an edited profile.
     curator.set_password("something-else-entirely")

@@ -1,3 +1,5 @@
+from io import StringIO
+
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
@@ -42,6 +44,9 @@ class Command(BaseCommand):
             demo = Specialist.objects.filter(record_source=RecordSource.DEMO)
             # The fixture cannot name a user; the demo curator stands for whoever verified the demo profiles.
             demo.filter(verified_at__isnull=False, verified_by__isnull=True).update(verified_by=users["curator"])
+            # The patient search index follows model saves; update() skips them and raw (fixture) saves need
+            # not trigger them, so rebuild it once here.
+            call_command("refresh_search_index", verbosity=0, stdout=StringIO())
 
         practices = Practice.objects.filter(specialists__in=demo).distinct()
         cities = practices.values_list("city", "state").distinct().count()
