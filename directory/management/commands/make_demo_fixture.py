@@ -372,6 +372,8 @@ class _Builder:
             raise ValueError(f"No unused practice name left for {kind} in {city}")
         self.practice_names.add(name)
         line = self.phone_numbers[metro.area_code] = self.phone_numbers.get(metro.area_code, -1) + 1
+        if line > 99:
+            raise ValueError(f"Area code {metro.area_code} has used up the fictional numbers 555-0100…0199")
         fields = {
             "name": name,
             "address_line1": f"{self.rng.randrange(100, 9900, 10)} {self.rng.choice(STREETS)}",
