@@ -479,7 +479,7 @@ def write_volumes(specialist, volumes) -> list[str]:
             continue
         if volume is None:
             volume = ProcedureVolume(specialist=specialist, procedure=procedure, **period)
-        volume.count, volume.is_suppressed = count, False
+        volume.count, volume.is_suppressed, volume.verified = count, False, False  # a new number is unverified
         save_validated(volume, column_of={**column_of, "count": column_of_procedure[procedure]}, constraints=False)
         changes.append(column_of_procedure[procedure])
     return changes

@@ -463,3 +463,13 @@ def test_command_reports_unknown_columns_and_unreadable_files(tmp_path):
         call_command("import_profiles", str(path), stdout=io.StringIO())
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_profiles", str(tmp_path / "missing.csv"), stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_changed_count_is_no_longer_verified_and_an_unchanged_one_stays_verified():
+    run_import(csv_text(profile()))
+    ProcedureVolume.objects.update(verified=True)
+    result = run_import(csv_text(profile(mis_si_fusion_count="25")))
+    assert result.outcomes[0].changes == ["mis_si_fusion_count"]
+    verified = dict(ProcedureVolume.objects.values_list("procedure", "verified"))
+    assert verified == {Procedure.MIS_SI_FUSION: False, Procedure.SI_INJECTION: True, Procedure.RF_ABLATION: True}
