@@ -204,7 +204,9 @@ def generate(published_count: int, unpublished_count: int, seed: int) -> None:
     now, today = timezone.now(), timezone.localdate()
     practice_pk = 0
     # Published: full profiles through bulk_create.
-    with tqdm(total=published_count, desc="published", unit="", file=sys.stderr, disable=None) as progress:
+    with tqdm(
+        total=published_count, desc="published", unit="", file=sys.stderr, disable=False, mininterval=5
+    ) as progress:
         for start in range(0, published_count, BATCH):
             specialists, practices, affiliations, volumes, trainings = [], [], [], [], []
             for pk in range(start + 1, min(start + BATCH, published_count) + 1):
@@ -237,7 +239,9 @@ def generate(published_count: int, unpublished_count: int, seed: int) -> None:
     affiliation_rows = FastInserter(Affiliation, specialist_id=0, practice_id=0, is_primary=True)
     first_names, last_names = FIRST_NAMES.split(), LAST_NAMES.split()
     first_pk = published_count + 1
-    with tqdm(total=unpublished_count, desc="unpublished", unit="", file=sys.stderr, disable=None) as progress:
+    with tqdm(
+        total=unpublished_count, desc="unpublished", unit="", file=sys.stderr, disable=False, mininterval=5
+    ) as progress:
         for start in range(first_pk, first_pk + unpublished_count, 50_000):
             stop = min(start + 50_000, first_pk + unpublished_count)
             for pk in range(start, stop):
@@ -331,15 +335,26 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
         file=sys.stderr,
     )
     find_specialists(origin=plan[0][0], radius_miles=50)  # warm up connection and caches
-    fast_times, counts = [], []
-    for origin, radius, situation in tqdm(plan, desc="find_specialists", file=sys.stderr, disable=None):
-        started = time.perf_counter()
+    fast_times, cpu_times, counts = [], [], []
+    for origin, radius, situation in tqdm(plan, desc="find_specialists", file=sys.stderr, disable=False, mininterval=5):
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = find_specialists(origin=origin, radius_miles=radius, situation=situation)
         fast_times.append(time.perf_counter() - started)
+        cpu_times.append(time.process_time() - cpu_started)
         counts.append(result.count)
+    ms = [t * 1000 for t in fast_times]
+    print(f"find_specialists: {searches} searches, radius 10/25/50/100 miles, results within radius:")
+    print(f"  results   p50 {percentile(counts, 0.5)}, p95 {percentile(counts, 0.95)}, max {max(counts)}")
+    print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
+    cpu = [t * 1000 for t in cpu_times]  # this process only: excludes a PostgreSQL server's work
+    print(f"  CPU time  p50 {percentile(cpu, 0.5):.2f} ms, p95 {percentile(cpu, 0.95):.2f} ms, max {max(cpu):.2f} ms")
+    started = time.perf_counter()
+    sum(range(10**7))
+    print(f"  machine load: sum(range(10**7)) took {time.perf_counter() - started:.2f} s (about 0.2 s on an idle core)")
+    sys.stdout.flush()
     naive_times, fast_sample_times, box_times, mismatches = [], [], [], 0
     for index, (origin, radius, situation) in enumerate(
-        tqdm(plan[:naive_sample], desc="naive (sample)", file=sys.stderr, disable=None)
+        tqdm(plan[:naive_sample], desc="naive (sample)", file=sys.stderr, disable=False, mininterval=5)
     ):
         started = time.perf_counter()
         naive_count, naive_page, naive_beyond = naive_search(origin, radius, situation)
@@ -357,10 +372,6 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
         if not same:
             mismatches += 1
             print(f"MISMATCH for {origin.code} within {radius} miles", file=sys.stderr)
-    ms = [t * 1000 for t in fast_times]
-    print(f"find_specialists: {searches} searches, radius 10/25/50/100 miles, results within radius:")
-    print(f"  results   p50 {percentile(counts, 0.5)}, p95 {percentile(counts, 0.95)}, max {max(counts)}")
-    print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
     if naive_times:
         naive_p50 = statistics.median(naive_times) * 1000
         fast_p50 = statistics.median(fast_sample_times) * 1000
