@@ -86,6 +86,7 @@ COLUMNS = {
 DEACTIVATION_REASONS = {"DT": "death", "DB": "disbandment", "FR": "fraud", "OT": "other"}
 DEACTIVATED_PREFIX = "NPPES: NPI deactivated"
 BATCH_ROWS = 2000
+UPDATED_FIELDS = [*IDENTITY_FIELDS, "specialty", "deactivated_on", "unpublished_reason"]
 
 
 def parse_date(raw: str) -> datetime.date | None:
@@ -229,16 +230,7 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
         except ValueError as error:
             reject(result, row_number, str(error), atomic)
     result.rows_kept += len(said)
-    existing = find_by_npi(
-        said,
-        "id",
-        "review_status",
-        "curator_edited_fields",
-        "deactivated_on",
-        "unpublished_reason",
-        "specialty",
-        *IDENTITY_FIELDS,
-    )
+    existing = find_by_npi(said, "id", "review_status", "curator_edited_fields", *UPDATED_FIELDS)
     created = create_stubs([said[npi][0] for npi in said if npi not in existing], RecordSource.NPPES)
     result.stubs_created += len(created)
 
@@ -248,7 +240,8 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
             result.dismissed += 1
             continue
         identity = said[npi][0]
-        specialist = Specialist(pk=row["id"], **{name: row[name] for name in IDENTITY_FIELDS})
+        # Every field any specialist of the batch may change, as it is now: the bulk update writes them all.
+        specialist = Specialist(pk=row["id"], **{name: row[name] for name in UPDATED_FIELDS})
         fields = [
             name
             for name in IDENTITY_FIELDS

@@ -247,3 +247,13 @@ def test_weekly_update_applies_the_same_way(tmp_path):
     run(nppes_file(tmp_path, [moved], name="npidata_pfile_20251103-20251109.csv"))
 
     assert Specialist.objects.get().practices.get().address_line1 == "500 Lake Shore Dr"
+
+
+def test_refines_a_pending_stubs_guessed_specialty_but_not_a_curated_one(tmp_path):
+    stub = SpecialistFactory(npi=NPI_A, specialty="other", is_published=False, review_status=ReviewStatus.PENDING)
+    curated = SpecialistFactory(npi=NPI_B, specialty="pmr", is_published=False, unpublished_reason="On leave")
+    run(nppes_file(tmp_path, [nppes_row(NPI_A), nppes_row(NPI_B)]))  # 207XS0117X: orthopaedic spine
+
+    stub.refresh_from_db(), curated.refresh_from_db()
+    assert (stub.specialty, curated.specialty) == ("orthopaedic_spine", "pmr")
+    assert (curated.first_name, curated.unpublished_reason) == ("Jane", "On leave")  # one batch, own fields
