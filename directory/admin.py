@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Case, F, OuterRef, Prefetch, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -507,7 +507,7 @@ class FoundByFilter(admin.SimpleListFilter):
 class ReviewQueueAdmin(admin.ModelAdmin):
     """Pending stubs with what each source said; curators publish them after review or dismiss them."""
 
-    list_display = ["name", "npi", "specialty", "location", "past_year_si_fusion", "cms_said", "nppes_said"]
+    list_display = ["name", "location", "past_year_si_fusion", "cms_said", "nppes_said"]
     list_display_links = None
     list_filter = [FoundByFilter, PracticeStateFilter, "specialty"]
     search_fields = ["first_name", "last_name", "=npi"]
@@ -540,7 +540,8 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         )
 
     def get_ordering(self, request):
-        return [F("past_year_si_fusion").desc(nulls_last=True), "last_name", "first_name", "id"]
+        # Lower(): a tie-break that does not mark the name column as the sorted one.
+        return [F("past_year_si_fusion").desc(nulls_last=True), Lower("last_name"), Lower("first_name"), "id"]
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -550,13 +551,23 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # entries come from the imports
 
+    def changelist_view(self, request, extra_context=None):
+        title = "Import review queue: specialists the CMS and NPPES imports found"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return redirect("admin:directory_specialist_change", object_id)
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description="name, NPI, specialty", ordering="last_name")
     def name(self, stub):
         url = reverse("admin:directory_specialist_change", args=[stub.pk])
-        return format_html('<a href="{}">{}</a>', url, stub.display_name)
+        return format_html(
+            '<a href="{}">{}</a><br><span class="quiet">NPI {} · {}</span>',
+            url,
+            stub.display_name,
+            stub.npi,
+            stub.get_specialty_display(),
+        )
 
     @admin.display(description="location")
     def location(self, stub):
@@ -564,31 +575,33 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         if not affiliations:
             return "—"
         practice = affiliations[0].practice
-        return " ".join(part for part in (f"{practice.city},", practice.state, practice.zip_code) if part) or "—"
+        return ", ".join(part for part in (practice.city, practice.state) if part) or "—"
 
     @admin.display(
-        description="past-year SI-joint fusions",
+        description="SI-joint fusions, past year",
         ordering=F("past_year_si_fusion").asc(nulls_first=True),
     )
     def past_year_si_fusion(self, stub):
         return "—" if stub.past_year_si_fusion is None else stub.past_year_si_fusion
 
-    @admin.display(description="CMS Medicare said (services by year)")
+    @admin.display(description="CMS Medicare (services by year)")
     def cms_said(self, stub):
         record = next((r for r in stub.source_records.all() if r.source == RecordSource.CMS_MEDICARE), None)
         years = record.data.get("years", {}) if record else {}
         lines = []
-        for year, said in years.items():
-            counts = ", ".join(
-                f"{PROCEDURE_ABBREVIATIONS[Procedure(procedure)]} {numbers['services']}"
-                for procedure, numbers in said.get("procedures", {}).items()
+        for year, said in sorted(years.items(), reverse=True):
+            procedures = said.get("procedures", {})
+            counts = " · ".join(
+                f"{PROCEDURE_ABBREVIATIONS[procedure]} {procedures[procedure]['services']}"
+                for procedure in Procedure
+                if procedure in procedures
             )
             lines.append((year, counts or "no SI-joint or lumbar-fusion rows"))
         if not lines:
             return format_html('<span class="sij-none">{}</span>', "not in Medicare data")
         return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {}", lines)
 
-    @admin.display(description="NPPES said (taxonomy, practice address)")
+    @admin.display(description="NPPES (taxonomy, practice address)")
     def nppes_said(self, stub):
         record = next((r for r in stub.source_records.all() if r.source == RecordSource.NPPES), None)
         if record is None:
