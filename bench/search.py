@@ -321,13 +321,15 @@ def percentile(values, fraction):
 def run(searches: int, naive_sample: int, seed: int) -> None:
     rng = random.Random(seed)
     codes = list(ZipCode.objects.values_list("code", flat=True))
-    origins = ZipCode.objects.in_bulk(rng.sample(codes, searches))
+    sample = rng.sample(codes, searches)
+    by_code = ZipCode.objects.in_bulk(sample)
+    origins = [by_code[code] for code in sample]  # in the sampled order, the same on every database
     situations = [
         ranking.Situation(),
         ranking.Situation(diagnostic_injection=ranking.INJECTION_NOT_DONE),
         ranking.Situation(prior_lumbar_fusion=True, conservative_months=8, diagnostic_injection="relieved"),
     ]
-    plan = [(origin, rng.choice([10, 25, 50, 100]), rng.choice(situations)) for origin in origins.values()]
+    plan = [(origin, rng.choice([10, 25, 50, 100]), rng.choice(situations)) for origin in origins]
     print(
         f"{Specialist.objects.filter(is_published=True).count()} published, "
         f"{Specialist.objects.filter(is_published=False).count()} unpublished specialists; "
