@@ -47,6 +47,7 @@ def specialist_detail(request, pk):
         "window_start": oldest_end,
         "window_months": settings.SIJ_VOLUME_WINDOW_MONTHS,
         "services": Service.choices,
+        "offered_services": specialist.services,
         "missing_services": [label for value, label in Service.choices if value not in specialist.services],
     }
     if request.GET.get("zip", "").strip():
