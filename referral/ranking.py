@@ -478,7 +478,9 @@ def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.d
     today = today or timezone.localdate()
     experience = assess_experience(candidate.volumes, today)
     results = static_results(candidate, today, experience)
-    results[DISTANCE] = distance_part(candidate.distance_miles), f"{candidate.distance_miles:.1f} miles away"
+    miles = candidate.distance_miles
+    where = "Less than 0.1 miles away" if miles < 0.05 else f"{miles:.1f} miles away"
+    results[DISTANCE] = distance_part(miles), where
     parts = [
         Part(criterion, clamp(results[criterion][0]), weights[criterion], results[criterion][1])
         for criterion in CRITERIA

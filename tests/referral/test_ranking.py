@@ -433,3 +433,8 @@ def test_every_part_score_is_between_0_and_1_and_the_total_between_0_and_100(c, 
     assert all(0 <= p.score <= 1 for p in result.parts)
     assert 0 <= result.score <= 100
     assert len(result.reasons) == len(ranking.CRITERIA)
+
+
+@pytest.mark.parametrize(("miles", "reason"), [(0.0, "Less than 0.1 miles away"), (12.4, "12.4 miles away")])
+def test_distance_reason(miles, reason):
+    assert part(candidate(distance=miles), ranking.DISTANCE).reason == reason
