@@ -177,7 +177,7 @@ def test_changelist_query_count_does_not_grow_with_rows(curator_client, django_a
     add_specialists(20)
     with django_assert_num_queries(10):
         response = curator_client.get(CHANGELIST)
-    assert "MIS fusion&nbsp;30</span><br><span class=\"sij-count\">injection&nbsp;30" in response.text
+    assert 'MIS fusion&nbsp;30</span><br><span class="sij-count">injection&nbsp;30' in response.text
 
 
 # --- actions -----------------------------------------------------------------------------------------
