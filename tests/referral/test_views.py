@@ -168,7 +168,9 @@ def test_fewer_than_three_in_radius_shows_the_nearest_beyond_it_with_distance(cl
     beyond = html.split('id="beyond-title"', 1)[1]
     assert "Milwaukee" in beyond and "beyond your distance" in beyond
     assert "Nearby" not in beyond
-    assert "Milwaukee" not in html.split('id="beyond-title"', 1)[0].split('class="result-list"', 1)[1]
+    within = html.split('id="beyond-title"', 1)[0].split('class="result-list"', 1)[1]
+    assert "Milwaukee" not in within
+    assert "Nearby" in within and "beyond your distance" not in within and "result-card--beyond" not in within
 
 
 def test_no_specialist_in_radius_is_not_a_dead_end(client):
