@@ -34,6 +34,7 @@ from directory.models import (
     Specialty,
     Training,
     ZipCode,
+    specialists_touched,
 )
 
 # Fields a curator's hand edit protects from being overwritten by the CMS / NPPES importers.
@@ -53,6 +54,12 @@ SPECIALTY_ABBREVIATIONS = {
     Specialty.PMR: "PM&R",
     Specialty.INTERVENTIONAL_RADIOLOGY: "Interv. radiology",
 }
+
+
+def update_specialists(request, specialists, fields):
+    """Save these fields of many specialists at once, with history, and announce the change (search index)."""
+    bulk_update_with_history(specialists, Specialist, fields, batch_size=500, default_user=request.user)
+    specialists_touched(specialist.pk for specialist in specialists)
 
 
 def record_curator_edits(specialist, field_names):
@@ -306,7 +313,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
         to_change = list(queryset.exclude(is_published=published))
         for specialist in to_change:
             specialist.is_published = published
-        bulk_update_with_history(to_change, Specialist, ["is_published"], batch_size=500, default_user=request.user)
+        update_specialists(request, to_change, ["is_published"])
         verb = "Published" if published else "Unpublished"
         already = queryset.count() - len(to_change)
         note = f" ({already} already {verb.lower()})" if already else ""
@@ -318,9 +325,7 @@ class SpecialistAdmin(SimpleHistoryAdmin):
         now = timezone.now()
         for specialist in specialists:
             specialist.verified_at, specialist.verified_by = now, request.user
-        bulk_update_with_history(
-            specialists, Specialist, ["verified_at", "verified_by"], batch_size=500, default_user=request.user
-        )
+        update_specialists(request, specialists, ["verified_at", "verified_by"])
         self.message_user(
             request, f"Marked {plural(len(specialists), 'specialist')} as verified by you.", messages.SUCCESS
         )
@@ -616,9 +621,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         ready = list(Specialist.objects.filter(pk__in=queryset.values("pk"), deactivated_on__isnull=True))
         for specialist in ready:
             specialist.review_status, specialist.is_published = ReviewStatus.CURATED, True
-        bulk_update_with_history(
-            ready, Specialist, ["review_status", "is_published"], batch_size=500, default_user=request.user
-        )
+        update_specialists(request, ready, ["review_status", "is_published"])
         self.message_user(request, f"Published {plural(len(ready), 'specialist')}.", messages.SUCCESS)
         if deactivated := queryset.filter(deactivated_on__isnull=False).count():
             note = f"Left {plural(deactivated, 'specialist')} with a deactivated NPI unpublished."
@@ -629,7 +632,5 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         dismissed = list(Specialist.objects.filter(pk__in=queryset.values("pk")))
         for specialist in dismissed:
             specialist.review_status, specialist.is_published = ReviewStatus.DISMISSED, False
-        bulk_update_with_history(
-            dismissed, Specialist, ["review_status", "is_published"], batch_size=500, default_user=request.user
-        )
+        update_specialists(request, dismissed, ["review_status", "is_published"])
         self.message_user(request, f"Dismissed {plural(len(dismissed), 'specialist')}.", messages.SUCCESS)

@@ -2,11 +2,14 @@
 
 import datetime
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
@@ -233,6 +236,40 @@ class Practice(models.Model):
 
 
 # --- Specialists -------------------------------------------------------------------------------------
+
+
+# Data derived from profiles elsewhere (the referral search index) listens for this signal, sent with
+# `ids`, the set of Specialist pks whose profile, practices, counts or training changed.
+specialists_changed = Signal()
+_batched_changes: ContextVar[set | None] = ContextVar("batched_specialist_changes", default=None)
+
+
+def specialists_touched(ids) -> None:
+    """Announce changed specialists now, or once at the end of the enclosing batch_changes() block."""
+    ids = set(ids)
+    pending = _batched_changes.get()
+    if pending is not None:
+        pending.update(ids)
+    elif ids:
+        specialists_changed.send(sender=Specialist, ids=ids)
+
+
+@contextmanager
+def batch_changes():
+    """Collect specialists_touched() calls (model saves and bulk writes) and announce them once, on success.
+
+    Imports use it so that a specialist written row by row is re-derived once, not on every save.
+    """
+    if _batched_changes.get() is not None:  # nested: the outer block announces
+        yield
+        return
+    pending: set = set()
+    token = _batched_changes.set(pending)
+    try:
+        yield
+    finally:
+        _batched_changes.reset(token)
+    specialists_touched(pending)
 
 
 class SpecialistQuerySet(models.QuerySet):

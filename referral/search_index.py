@@ -7,10 +7,11 @@ located practice of each published specialist with the part-scores that do not d
 location or situation; matching.py reads it, measures distances and applies the situation's weights.
 
 Keeping it right: refresh_search_entries(ids) rebuilds the rows of those specialists from the directory.
-Model saves and deletes (admin, forms, factories, fixtures) call it through the signal receivers below; code
-that bypasses signals (bulk_create, QuerySet.update) must call it for the specialists it touched, and
-`manage.py refresh_search_index` rebuilds everything (run it daily: it also renews rows whose part-scores age,
-which the search otherwise recomputes on the fly).
+It runs whenever the directory announces changed specialists (directory.models.specialists_changed): model
+saves and deletes announce theirs through the receivers below, code that bypasses model signals (bulk
+writes, QuerySet.update) calls specialists_touched(ids) itself, and imports batch it all with
+batch_changes(). `manage.py refresh_search_index` rebuilds everything (run it daily: it also renews rows
+whose part-scores age, which the search otherwise recomputes on the fly).
 """
 
 from collections.abc import Iterable
@@ -20,7 +21,15 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from tqdm import tqdm
 
-from directory.models import Affiliation, Practice, ProcedureVolume, Specialist, Training
+from directory.models import (
+    Affiliation,
+    Practice,
+    ProcedureVolume,
+    Specialist,
+    Training,
+    specialists_changed,
+    specialists_touched,
+)
 from referral import ranking
 from referral.models import SearchEntry
 
@@ -86,36 +95,36 @@ def refresh_expired_search_entries(*, progress: bool = False) -> int:
     return refresh_search_entries(ids, progress=progress) if ids else 0
 
 
-# --- Keeping the index right on every model save and delete -------------------------------------------
+# --- Keeping the index right on every change ----------------------------------------------------------
+# Model saves and deletes announce the specialists they touch through directory.models.specialists_touched
+# (batched during imports); bulk writes announce theirs themselves. Fixture loads (raw saves) are skipped:
+# run `refresh_search_index` after `loaddata` (setup_demo does).
 
 
-def refresh_after_specialist_change(sender, instance, **kwargs):
-    if kwargs.get("signal") is post_delete:
-        return  # the entries went with it (on_delete=CASCADE)
-    if not instance.is_published:
-        SearchEntry.objects.filter(specialist_id=instance.pk).delete()
-    else:
-        refresh_search_entries([instance.pk])
+def refresh_announced(sender, ids, **kwargs):
+    refresh_search_entries(ids)
 
 
-def refresh_after_practice_change(sender, instance, **kwargs):
-    if kwargs.get("signal") is post_save:  # the address or coordinates may have changed
-        affiliated = Affiliation.objects.filter(practice_id=instance.pk).values_list("specialist_id", flat=True)
-        refresh_search_entries(affiliated)
+def specialist_changed(sender, instance, raw=False, **kwargs):
+    if not raw and kwargs.get("signal") is post_save:  # on delete the entries went with it (CASCADE)
+        specialists_touched([instance.pk])
 
 
-def refresh_after_related_change(sender, instance, **kwargs):
-    if Specialist.objects.filter(pk=instance.specialist_id, is_published=True).exists():
-        refresh_search_entries([instance.specialist_id])
+def practice_changed(sender, instance, raw=False, **kwargs):
+    if not raw and kwargs.get("signal") is post_save:  # the address or coordinates may have changed
+        specialists_touched(Affiliation.objects.filter(practice_id=instance.pk).values_list("specialist_id", flat=True))
+
+
+def related_changed(sender, instance, raw=False, **kwargs):
+    if not raw:
+        specialists_touched([instance.specialist_id])
 
 
 def connect_signals():
     """Called from ReferralConfig.ready()."""
+    specialists_changed.connect(refresh_announced, dispatch_uid="search-index-specialists-changed")
     for name, signal in (("save", post_save), ("delete", post_delete)):
-        signal.connect(
-            refresh_after_specialist_change, sender=Specialist, dispatch_uid=f"search-index-{name}-specialist"
-        )
-        signal.connect(refresh_after_practice_change, sender=Practice, dispatch_uid=f"search-index-{name}-practice")
+        signal.connect(specialist_changed, sender=Specialist, dispatch_uid=f"search-index-{name}-specialist")
+        signal.connect(practice_changed, sender=Practice, dispatch_uid=f"search-index-{name}-practice")
         for model in (Affiliation, ProcedureVolume, Training):
-            uid = f"search-index-{name}-{model._meta.model_name}"
-            signal.connect(refresh_after_related_change, sender=model, dispatch_uid=uid)
+            signal.connect(related_changed, sender=model, dispatch_uid=f"search-index-{name}-{model._meta.model_name}")

@@ -36,6 +36,8 @@ from directory.models import (
     SourceRecord,
     Specialty,
     VolumeSource,
+    batch_changes,
+    specialists_touched,
 )
 
 COLUMNS = {
@@ -138,7 +140,7 @@ def import_cms(path, *, year: int | None = None, atomic: bool = False, progress:
     started = time.perf_counter()
     result = CmsImportResult(year=resolve_year(path, year))
     totals, identities = read_totals(path, result, atomic=atomic, progress=progress)
-    with transaction.atomic():
+    with transaction.atomic(), batch_changes():
         write_year(result, totals, identities)
     result.seconds = time.perf_counter() - started
     return result
@@ -219,7 +221,9 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
     """Replace the year's CMS counts and source records; queue stubs for new NPIs doing SI-joint work."""
     year = result.year
     period = {"period_start": datetime.date(year, 1, 1), "period_end": datetime.date(year, 12, 31)}
-    result.volumes_replaced = bulk.delete(ProcedureVolume.objects.filter(source=VolumeSource.CMS_MEDICARE, **period))
+    replaced = ProcedureVolume.objects.filter(source=VolumeSource.CMS_MEDICARE, **period)
+    touched = set(replaced.values_list("specialist_id", flat=True))  # their counts change: so do their rankings
+    result.volumes_replaced = bulk.delete(replaced)
     year_key = str(year)
     stale_records = set(
         SourceRecord.objects.filter(source=RecordSource.CMS_MEDICARE, data__years__has_key=year_key).values_list(
@@ -263,11 +267,13 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
         ]
         bulk.insert(ProcedureVolume, volumes)
         result.volumes_written += len(volumes)
+        touched.update(volume.specialist_id for volume in volumes)
 
         said = {ids[npi]: year_record(identities[npi], by_npi[npi]) for npi in chunk if npi in ids}
         stale_records -= said.keys()
         merge_source_records(year_key, said)
     merge_source_records(year_key, dict.fromkeys(stale_records))  # NPIs gone from this year's file
+    specialists_touched(touched)
 
 
 def year_record(identity: tuple, procedures: list) -> dict:

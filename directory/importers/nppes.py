@@ -37,6 +37,8 @@ from directory.models import (
     ReviewStatus,
     Specialist,
     Specialty,
+    batch_changes,
+    specialists_touched,
 )
 
 
@@ -142,7 +144,11 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
     """Apply an NPPES full or weekly file to the directory, in one transaction."""
     started = time.perf_counter()
     result = NppesImportResult()
-    with transaction.atomic(), open_csv(path, description="NPPES", progress=progress, zip_member="npidata") as stream:
+    with (
+        transaction.atomic(),
+        batch_changes(),
+        open_csv(path, description="NPPES", progress=progress, zip_member="npidata") as stream,
+    ):
         col = stream.columns(COLUMNS)
         width, i_entity = stream.width, col["entity"]
         i_deactivated, i_reactivated = col["deactivated"], col["reactivated"]
@@ -273,6 +279,7 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
         if pending and "practices" not in row["curator_edited_fields"]:
             pending_ids[row["id"]] = (identity, set(row["curator_edited_fields"]))
     bulk.update(Specialist, changed, sorted(changed_fields | {"updated_at"}))
+    specialists_touched(specialist.pk for specialist in changed)
     update_stub_practices(pending_ids)
 
     ids = {npi: row["id"] for npi, row in existing.items()} | created
@@ -324,4 +331,5 @@ def apply_deactivations(rows: list, col: dict, result: NppesImportResult, atomic
         text = f"{DEACTIVATED_PREFIX} on {day:%Y-%m-%d}" + (f" ({why})" if why else "")
         changed.append(Specialist(pk=row["id"], is_published=False, deactivated_on=day, unpublished_reason=text))
     bulk.update(Specialist, changed, ["is_published", "deactivated_on", "unpublished_reason", "updated_at"])
+    specialists_touched(specialist.pk for specialist in changed)
     result.deactivated += len(changed)

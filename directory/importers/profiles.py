@@ -27,6 +27,7 @@ from directory.models import (
     Training,
     VolumeSource,
     ZipCode,
+    batch_changes,
     validate_npi,
 )
 
@@ -190,12 +191,13 @@ def import_profiles(lines, *, dry_run=False, atomic=False, user=None, progress=N
     try:
         importer = _RowImporter(read_header(reader), user=user)
         with transaction.atomic():
-            for values in reader:
-                if not any(value.strip() for value in values):
-                    continue
-                result.outcomes.append(importer.import_row(reader.line_num, values, first_row_of_npi))
-                if progress:
-                    progress(1)
+            with batch_changes():
+                for values in reader:
+                    if not any(value.strip() for value in values):
+                        continue
+                    result.outcomes.append(importer.import_row(reader.line_num, values, first_row_of_npi))
+                    if progress:
+                        progress(1)
             if not result.written:
                 transaction.set_rollback(True)
     except UnicodeDecodeError:
