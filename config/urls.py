@@ -8,6 +8,5 @@ admin.site.index_title = "Specialist directory"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("directory.urls")),
     path("", include("referral.urls")),
 ]
