@@ -226,7 +226,10 @@ class Practice(models.Model):
 
     def set_coordinates_from_zip(self):
         """Place the practice at its ZIP centroid (or nowhere, if the ZIP is unknown)."""
-        zip_code = ZipCode.objects.filter(code=self.zip_code).first() if self.zip_code else None
+        self.place_at_centroid(ZipCode.objects.filter(code=self.zip_code).first() if self.zip_code else None)
+
+    def place_at_centroid(self, zip_code: "ZipCode | None"):
+        """Place the practice at this ZipCode's centroid; None (an unknown ZIP) leaves it unplaced."""
         if zip_code is None:
             self.latitude = self.longitude = None
             self.coordinates_source = ""

@@ -8,7 +8,6 @@ from django.utils import timezone
 from directory.importers import bulk
 from directory.models import (
     Affiliation,
-    CoordinatesSource,
     Practice,
     RecordSource,
     ReviewStatus,
@@ -97,13 +96,7 @@ def set_coordinates_from_zips(practices: list[Practice]) -> None:
     """Place practices at their ZIP centroids: the bulk twin of Practice.set_coordinates_from_zip()."""
     centroids = ZipCode.objects.in_bulk({p.zip_code for p in practices if p.zip_code})
     for practice in practices:
-        zip_code = centroids.get(practice.zip_code)
-        if zip_code is None:
-            practice.latitude = practice.longitude = None
-            practice.coordinates_source = ""
-        else:
-            practice.latitude, practice.longitude = zip_code.latitude, zip_code.longitude
-            practice.coordinates_source = CoordinatesSource.ZIP_CENTROID
+        practice.place_at_centroid(centroids.get(practice.zip_code))
 
 
 def create_stubs(identities: list[Identity], record_source: RecordSource) -> dict[str, int]:
