@@ -65,7 +65,9 @@ def browser(browser_driver, live_server):
     """The shared browser with cookies cleared, plus `browser.url(path)` for the live server."""
     browser_driver.delete_all_cookies()
     browser_driver.url = lambda path: f"{live_server.url}{path}"
-    return browser_driver
+    yield browser_driver
+    # Leave the live server before it stops, so no kept-alive request thread outlives the test's database.
+    browser_driver.get("about:blank")
 
 
 def pytest_sessionfinish(session, exitstatus):
