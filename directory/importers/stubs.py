@@ -1,5 +1,6 @@
 """What the CMS and NPPES imports share: matching NPIs, review-queue stubs, and source records."""
 
+import functools
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -73,9 +74,14 @@ IDENTITY_FIELDS = ["first_name", "middle_name", "last_name", "credentials", "gen
 PRACTICE_FIELDS = ["address_line1", "address_line2", "city", "state", "zip_code", "phone"]
 
 
+@functools.cache
+def max_length(model, field_name: str) -> int:
+    return model._meta.get_field(field_name).max_length
+
+
 def fit(model, field_name: str, value: str) -> str:
     """Cut `value` to the column's max_length (public files hold a few over-long values)."""
-    return value[: model._meta.get_field(field_name).max_length]
+    return value[: max_length(model, field_name)]
 
 
 def find_by_npi(npis, *fields) -> dict[str, dict]:
@@ -99,53 +105,74 @@ def set_coordinates_from_zips(practices: list[Practice]) -> None:
         practice.place_at_centroid(centroids.get(practice.zip_code))
 
 
+def centroids_by_zip(zip_codes) -> dict[str, tuple]:
+    """Return {zip: (latitude, longitude, coordinates_source)} as Practice.place_at_centroid would set them."""
+    found = ZipCode.objects.in_bulk({code for code in zip_codes if code})
+    placed = {}
+    for code in set(zip_codes):
+        practice = Practice()
+        practice.place_at_centroid(found.get(code))
+        placed[code] = (practice.latitude, practice.longitude, practice.coordinates_source)
+    return placed
+
+
+STUB_FIELDS = [*IDENTITY_FIELDS, "npi", "specialty", "is_published", "review_status", "record_source"]
+
+
 def create_stubs(identities: list[Identity], record_source: RecordSource) -> dict[str, int]:
-    """Create unpublished, pending specialists with a practice at their address; return {npi: id}."""
-    specialists = [
-        Specialist(
-            npi=identity.npi,
-            first_name=fit(Specialist, "first_name", identity.first_name),
-            middle_name=fit(Specialist, "middle_name", identity.middle_name),
-            last_name=fit(Specialist, "last_name", identity.last_name),
-            credentials=fit(Specialist, "credentials", identity.credentials),
-            gender=identity.gender,
-            specialty=identity.specialty,
-            is_published=False,
-            review_status=ReviewStatus.PENDING,
-            record_source=record_source,
-        )
-        for identity in identities
-    ]
-    bulk.insert(Specialist, specialists, with_ids=True)
-    label = RecordSource(record_source).label.removesuffix(" import")
-    practices = [
-        Practice(
-            name=practice_name(identity, label),
-            **{name: fit(Practice, name, getattr(identity, name)) for name in PRACTICE_FIELDS},
-        )
-        for identity in identities
-    ]
-    set_coordinates_from_zips(practices)
-    bulk.insert(Practice, practices, with_ids=True)
-    bulk.insert(
-        Affiliation,
+    """Create unpublished, pending specialists with a practice at their address; return {npi: id}.
+
+    Rows go to the database as plain tuples (bulk.insert_rows): building model instances for tens of
+    thousands of stubs cost more than reading the file.
+    """
+    if not identities:
+        return {}
+    specialist_ids = bulk.insert_rows(
+        Specialist,
+        STUB_FIELDS,
         [
-            Affiliation(specialist_id=specialist.pk, practice_id=practice.pk, is_primary=True)
-            for specialist, practice in zip(specialists, practices, strict=True)
+            (
+                *(fit(Specialist, name, getattr(identity, name)) for name in IDENTITY_FIELDS),
+                identity.npi,
+                identity.specialty,
+                False,
+                ReviewStatus.PENDING.value,
+                RecordSource(record_source).value,
+            )
+            for identity in identities
         ],
+        with_ids=True,
     )
-    return {specialist.npi: specialist.pk for specialist in specialists}
+    label = RecordSource(record_source).label.removesuffix(" import")
+    centroids = centroids_by_zip([identity.zip_code for identity in identities])
+    practice_ids = bulk.insert_rows(
+        Practice,
+        ["name", *PRACTICE_FIELDS, "latitude", "longitude", "coordinates_source"],
+        [
+            (
+                practice_name(identity, label),
+                *(fit(Practice, name, getattr(identity, name)) for name in PRACTICE_FIELDS),
+                *centroids[identity.zip_code],
+            )
+            for identity in identities
+        ],
+        with_ids=True,
+    )
+    bulk.insert_rows(
+        Affiliation,
+        ["specialist", "practice", "is_primary"],
+        [(sid, pid, True) for sid, pid in zip(specialist_ids, practice_ids, strict=True)],
+    )
+    return {identity.npi: pk for identity, pk in zip(identities, specialist_ids, strict=True)}
 
 
 def save_source_records(source: RecordSource, data_by_specialist: dict[int, dict]) -> None:
     """Store what `source` said about each specialist, replacing its previous record."""
     now = timezone.now()
-    bulk.upsert(
+    bulk.upsert_rows(
         SourceRecord,
-        [
-            SourceRecord(specialist_id=specialist_id, source=source, data=data, imported_at=now)
-            for specialist_id, data in data_by_specialist.items()
-        ],
+        ["specialist", "source", "data", "imported_at"],
+        [(specialist_id, RecordSource(source).value, data, now) for specialist_id, data in data_by_specialist.items()],
         unique_fields=["specialist", "source"],
         update_fields=["data", "imported_at"],
     )
