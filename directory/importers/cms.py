@@ -221,6 +221,7 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
     """Replace the year's CMS counts and source records; queue stubs for new NPIs doing SI-joint work."""
     year = result.year
     period = {"period_start": datetime.date(year, 1, 1), "period_end": datetime.date(year, 12, 31)}
+    period_values = (period["period_start"], period["period_end"])
     replaced = ProcedureVolume.objects.filter(source=VolumeSource.CMS_MEDICARE, **period)
     touched = set(replaced.values_list("specialist_id", flat=True))  # their counts change: so do their rankings
     result.volumes_replaced = bulk.delete(replaced)
@@ -252,22 +253,24 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
         result.not_in_directory += len(chunk) - len(ids)
 
         volumes = [
-            ProcedureVolume(
-                specialist_id=ids[npi],
-                procedure=procedure,
-                count=round(services),
-                beneficiaries=beneficiaries,
-                source=VolumeSource.CMS_MEDICARE,
-                notes=MEDICARE_NOTE.format(codes=", ".join(sorted(codes, key=PROCEDURE_CODES[procedure].index))),
-                **period,
+            (
+                ids[npi],
+                str(procedure),  # the value, not the enum member, for COPY
+                round(services),
+                beneficiaries,
+                MEDICARE_NOTE.format(codes=", ".join(sorted(codes, key=PROCEDURE_CODES[procedure].index))),
             )
             for npi in chunk
             if npi in ids and ids[npi] not in dismissed  # dismissed NPIs keep only their source record
             for procedure, (services, beneficiaries, codes) in by_npi[npi]
         ]
-        bulk.insert(ProcedureVolume, volumes)
+        bulk.insert_rows(
+            ProcedureVolume,
+            ["specialist", "procedure", "count", "beneficiaries", "notes", "source", "period_start", "period_end"],
+            [(*volume, VolumeSource.CMS_MEDICARE.value, *period_values) for volume in volumes],
+        )
         result.volumes_written += len(volumes)
-        touched.update(volume.specialist_id for volume in volumes)
+        touched.update(volume[0] for volume in volumes)
 
         said = {ids[npi]: year_record(identities[npi], by_npi[npi]) for npi in chunk if npi in ids}
         stale_records -= said.keys()

@@ -94,7 +94,11 @@ UPDATED_FIELDS = [*IDENTITY_FIELDS, "specialty", "deactivated_on", "unpublished_
 def parse_date(raw: str) -> datetime.date | None:
     """Return the date of an NPPES "MM/DD/YYYY" field (None when blank); raise ValueError when malformed."""
     raw = raw.strip()
-    return datetime.datetime.strptime(raw, "%m/%d/%Y").date() if raw else None
+    if not raw:
+        return None
+    if len(raw) == 10 and raw[2] == raw[5] == "/" and raw[:2].isdigit() and raw[3:5].isdigit() and raw[6:].isdigit():
+        return datetime.date(int(raw[6:]), int(raw[:2]), int(raw[3:5]))  # strptime is slow; raises ValueError too
+    return datetime.datetime.strptime(raw, "%m/%d/%Y").date()
 
 
 def still_deactivated(deactivated: str, reactivated: str) -> bool:
