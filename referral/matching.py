@@ -10,11 +10,13 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from directory import geo
-from directory.models import Practice, Procedure, Specialist, ZipCode
+from directory.models import Practice, Procedure, ProcedureVolume, Specialist, Training, ZipCode
 from referral import ranking
 from referral.ranking import NO_SITUATION, Candidate, Situation
 
@@ -146,7 +148,8 @@ def scan(published, origin: ZipCode, reach: float | None, today, min_mis_fusions
         )
     miles_to = geo.distance_from(origin.point)
     nearest: dict[int, Scored] = {}
-    for pk, practice_id, latitude, longitude, last, first, valid_until, *parts in (
+    today_iso = today.isoformat()  # valid_until arrives as a date (PostgreSQL) or its ISO text (SQLite)
+    for pk, practice_id, latitude, longitude, last, first, valid_until, *parts in raw_rows(
         published.filter(entries).values_list(*ENTRY_COLUMNS).order_by()
     ):
         miles = miles_to((latitude, longitude))
@@ -154,9 +157,24 @@ def scan(published, origin: ZipCode, reach: float | None, today, min_mis_fusions
             continue
         found = nearest.get(pk)
         if found is None or (miles, practice_id) < (found.exact_miles, found.practice_id):
-            static = dict(zip(ranking.STATIC_CRITERIA, parts, strict=True)) if valid_until > today else None
+            static = dict(zip(ranking.STATIC_CRITERIA, parts, strict=True)) if str(valid_until) > today_iso else None
             nearest[pk] = Scored(pk, practice_id, miles, round(miles, 1), last, first, static)
     return nearest
+
+
+def raw_rows(queryset) -> list[tuple]:
+    """Return the rows of a values_list() queryset as the database driver gives them.
+
+    Skips the ORM's per-value converters, which cost more than the query itself for a few thousand index rows
+    (BENCHMARKS.md, "Search"); the scan's columns are numbers, text and one date (see scan())."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
+        return []
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def score_all(scored: list[Scored], weights, today, min_mis_fusions) -> list[Scored]:
@@ -245,9 +263,68 @@ def find_beyond(published, origin: ZipCode, radius_miles: float, weights, today,
         reach *= 4
 
 
+class Loaded(QuerySet):
+    """A related manager's rows, already loaded: what `specialist.practices.all()` returns after load_relations().
+
+    Reading it (iterating, len, count, exists, indexing, first) uses the loaded rows, like a prefetch. Anything
+    that needs SQL (filter, order_by, update, …) builds the real related query on first use, so it stays right.
+    Django's own prefetch builds that filtered query for every object up front, which costs more than the SQL
+    for a page of results (BENCHMARKS.md, "Search").
+    """
+
+    @classmethod
+    def rows_of(cls, model, instance, name: str, rows: list) -> "Loaded":
+        loaded = cls(model)
+        loaded._query = None  # built on first use (clones of it carry a query of their own)
+        loaded._related_to = (instance, name)
+        loaded._result_cache = rows
+        loaded._prefetch_done = True
+        return loaded
+
+    @property
+    def query(self):
+        if self._query is None:
+            instance, name = self._related_to
+            cache = instance._prefetched_objects_cache
+            loaded = cache.pop(name)  # the related manager returns the cache while it is there
+            try:
+                self._query = getattr(instance, name).get_queryset().query
+            finally:
+                cache[name] = loaded
+        return self._query
+
+    @query.setter
+    def query(self, value):
+        self._query = value
+
+
+def load_relations(specialists: list[Specialist]) -> None:
+    """Load the practices, volumes and trainings of these specialists (three queries), in their Meta order,
+    into each one's prefetch cache: `specialist.practices.all()` etc. then run no query."""
+    by_id = {s.pk: s for s in specialists}
+    if not by_id:
+        return
+    models = {"practices": Practice, "volumes": ProcedureVolume, "trainings": Training}
+    rows: dict[str, dict[int, list]] = {name: {pk: [] for pk in by_id} for name in models}
+    for practice in Practice.objects.filter(affiliation__specialist_id__in=by_id).annotate(
+        _prefetch_specialist_id=F("affiliation__specialist_id")
+    ):
+        rows["practices"][practice._prefetch_specialist_id].append(practice)
+    for name, model in (("volumes", ProcedureVolume), ("trainings", Training)):
+        field = model._meta.get_field("specialist")
+        for row in model.objects.filter(specialist_id__in=by_id):
+            field.set_cached_value(row, by_id[row.specialist_id])  # row.specialist without a query, as a prefetch
+            rows[name][row.specialist_id].append(row)
+    for pk, specialist in by_id.items():
+        cache = specialist.__dict__.setdefault("_prefetched_objects_cache", {})
+        for name, model in models.items():
+            cache[name] = Loaded.rows_of(model, specialist, name, rows[name][pk])
+
+
 def build_matches(scored: list[Scored], weights, today) -> list[Match]:
-    """Return Match objects for these candidates, with full specialists (relations prefetched): four queries."""
-    specialists = profile_queryset().in_bulk([s.id for s in scored]) if scored else {}
+    """Return Match objects for these candidates, with full specialists (relations loaded): four queries."""
+    specialists = Specialist.objects.published().in_bulk([s.id for s in scored]) if scored else {}
+    load_relations(list(specialists.values()))
     matches = []
     for s in scored:
         specialist = specialists[s.id]

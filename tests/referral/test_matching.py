@@ -229,6 +229,35 @@ def test_query_count_does_not_grow_with_results(chicago, django_assert_num_queri
     assert len(result.matches) == min(results, 20)
 
 
+def test_loaded_relations_read_like_a_prefetch_and_query_like_the_related_manager(chicago, django_assert_num_queries):
+    specialist = SpecialistFactory(practices=[practice_at("60614"), practice_at("60540")])
+    other = specialist_at("60614")  # shares nothing with `specialist`: a query that forgot the relation finds it
+    add_volume(specialist, 5)
+    add_volume(specialist, 7, procedure=Procedure.SI_INJECTION)
+    add_volume(other, 9)
+    TrainingFactory(specialist=specialist)
+    expected = {
+        "practices": list(Specialist.objects.get(pk=specialist.pk).practices.all()),
+        "volumes": list(Specialist.objects.get(pk=specialist.pk).volumes.all()),
+        "trainings": list(Specialist.objects.get(pk=specialist.pk).trainings.all()),
+    }
+    match = next(m for m in find_specialists(origin=chicago, radius_miles=50).matches if m.specialist == specialist)
+    loaded = match.specialist
+    with django_assert_num_queries(0):  # read from what the search loaded, in the related manager's order
+        for name, rows in expected.items():
+            manager = getattr(loaded, name)
+            assert list(manager.all()) == rows
+            assert manager.count() == len(rows) and manager.exists() and manager.all()[0] == rows[0]
+            assert manager.first() == rows[0]
+        assert all(v.specialist is loaded for v in loaded.volumes.all())
+    # anything that needs SQL still queries this specialist's rows only
+    near = [p for p in expected["practices"] if p.zip_code == "60614"]
+    assert list(loaded.practices.filter(zip_code="60614")) == near
+    assert list(loaded.practices.order_by("-name")) == sorted(expected["practices"], key=lambda p: p.name, reverse=True)
+    assert set(loaded.volumes.values_list("count", flat=True)) == {5, 7}
+    assert loaded.trainings.all().filter(pk__gt=0).count() == 1
+
+
 # --- The search index stays in step with the directory -----------------------------------------------
 
 
