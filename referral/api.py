@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from directory.models import select_past_year_volume
 from referral.filters import SpecialistSearch
-from referral.matching import match_specialist, profile_queryset
+from referral.matching import load_volumes, match_specialist, profile_queryset
 from referral.models import Shortlist
 from referral.openapi import build_schema
 from referral.physician_forms import ShortlistApiForm, clean_items, clean_situation
@@ -109,6 +109,7 @@ def api_search(request):
     if not search.is_valid():
         return api_errors(form_errors(search.errors))
     result = search.search()
+    load_volumes({match.specialist.pk: match.specialist for match in [*result.matches, *result.beyond_radius]})
     next_url = None
     if result.has_next:
         query = request.GET.copy()

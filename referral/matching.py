@@ -1,24 +1,31 @@
 """Find the published specialists near a ZIP, ranked for the patient's situation.
 
-The recipe: ZIP centroid → bounding box → one indexed query for the (specialist, practice) pairs in the box
-→ exact distance to each specialist's nearest practice → radius filter → flat facts for the candidates →
-the pure ranking (referral/ranking.py) → full objects, with their relations prefetched, for the requested
-page only. Loading only plain tuples for the candidates keeps a search fast with thousands of them.
+The recipe: ZIP centroid → bounding box → one indexed query over the search index (referral.SearchEntry) for
+the (specialist, practice) pairs in the box, with each one's static part-scores already weighted and summed
+in SQL → exact distance to each specialist's nearest practice → radius filter → the total score
+(ranking.scorer) → order → for the requested page only, full objects and the reasons and key facts the index
+holds (two queries). Plain tuples for the candidates keep a search fast with thousands of them.
 """
 
 import datetime
+import functools
+import logging
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from directory import geo
-from directory.models import Practice, Procedure, ProcedureVolume, Specialist, Training, ZipCode
+from directory.models import Practice, Procedure, ProcedureVolume, Specialist, ZipCode
 from referral import ranking
-from referral.ranking import NO_SITUATION, Candidate, Situation
+from referral.models import SearchEntry
+from referral.ranking import NO_SITUATION, STATIC_CRITERIA, Candidate, Situation
+
+logger = logging.getLogger(__name__)
 
 SORTS = ("best", "distance")
 MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones beyond it
@@ -27,7 +34,7 @@ BEYOND_LIMIT = 5
 
 @dataclass
 class Match:
-    specialist: Specialist  # practices, volumes, trainings prefetched
+    specialist: Specialist
     practice: Practice | None  # the nearest practice to the origin (None only if no practice has coordinates)
     distance_miles: float
     score: float  # 0–100, rounded to 1 decimal
@@ -110,90 +117,120 @@ def profile_queryset(queryset=None):
 
 # --- Candidates from the search index ----------------------------------------------------------------
 
-ENTRY = "search_entries__"
-ENTRY_COLUMNS = ["pk", ENTRY + "practice_id", ENTRY + "latitude", ENTRY + "longitude", "last_name", "first_name"]
-ENTRY_COLUMNS += [ENTRY + "valid_until", *(ENTRY + criterion for criterion in ranking.STATIC_CRITERIA)]
+
+class Near(NamedTuple):
+    """A specialist's nearest indexed practice, as the scan finds it."""
+
+    exact_miles: float
+    practice_id: int
+    last_name_key: str  # casefolded
+    first_name_key: str
+    static: float | None  # the weighted sum of the static part-scores; None when they have aged
 
 
-@dataclass
-class Scored:
-    """A candidate as the search sees it: plain values only, enough to order and page."""
+class Ranked(NamedTuple):
+    """A scored candidate, laid out in result order: of two, the better one compares smaller."""
 
+    order: float  # -score when sorting by best match, 0.0 when sorting by distance
+    distance_miles: float  # rounded to 0.1, as shown and as scored
+    last_name_key: str
+    first_name_key: str
     id: int
     practice_id: int
-    exact_miles: float
-    distance_miles: float  # rounded to 0.1, as shown and as scored
-    last_name: str
-    first_name: str
-    parts: dict | None  # the static part-scores, None when they have aged and need recomputing
-    score: float = 0.0
-
-    def key(self, sort: str) -> tuple:
-        tail = (self.distance_miles, self.last_name.casefold(), self.first_name.casefold(), self.id)
-        return tail if sort == "distance" else (-self.score, *tail)
+    score: float
 
 
-def scan(published, origin: ZipCode, reach: float | None, today, min_mis_fusions) -> dict[int, Scored]:
-    """Return each specialist's nearest indexed practice within `reach` miles (None: anywhere), one query."""
-    entries = Q()
-    if reach is not None:
-        box = geo.bounding_box(origin.point, reach)
-        entries &= Q(search_entries__latitude__range=(box.south, box.north))
-        entries &= Q(search_entries__longitude__range=(box.west, box.east))
-    else:
-        entries &= Q(search_entries__isnull=False)
-    if min_mis_fusions:  # aged rows are re-checked after recomputing
-        entries &= Q(search_entries__past_year_mis_fusions__gte=min_mis_fusions) | Q(
-            search_entries__valid_until__lte=today
-        )
+def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis_fusions) -> dict[int, Near]:
+    """Return each specialist's nearest indexed practice within `reach` miles (None: anywhere), one query.
+
+    Reads the index alone (a covering index: no table rows, no join) unless `restrict` (a Specialist queryset:
+    the FilterSet's filters) narrows the specialists; aged rows come back without their static sum (None), to
+    be recomputed.
+    """
+    box = geo.bounding_box(origin.point, reach) if reach is not None else None
+    try:
+        sql, params = scan_query(today, weights, box, min_mis_fusions, restrict)
+    except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
+        return {}
+    with connections[SearchEntry.objects.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     miles_to = geo.distance_from(origin.point)
-    nearest: dict[int, Scored] = {}
-    today_iso = today.isoformat()  # valid_until arrives as a date (PostgreSQL) or its ISO text (SQLite)
-    for pk, practice_id, latitude, longitude, last, first, valid_until, *parts in raw_rows(
-        published.filter(entries).values_list(*ENTRY_COLUMNS).order_by()
-    ):
+    limit = math.inf if reach is None else reach
+    nearest: dict[int, Near] = {}
+    for pk, practice_id, latitude, longitude, last, first, static in rows:
         miles = miles_to((latitude, longitude))
-        if reach is not None and miles > reach:
+        if miles > limit:
             continue
         found = nearest.get(pk)
-        if found is None or (miles, practice_id) < (found.exact_miles, found.practice_id):
-            static = dict(zip(ranking.STATIC_CRITERIA, parts, strict=True)) if str(valid_until) > today_iso else None
-            nearest[pk] = Scored(pk, practice_id, miles, round(miles, 1), last, first, static)
+        if found is None or (miles, practice_id) < found[:2]:
+            nearest[pk] = (miles, practice_id, last, first, static)  # a Near, built as a plain tuple: thousands
     return nearest
 
 
-def raw_rows(queryset) -> list[tuple]:
-    """Return the rows of a values_list() queryset as the database driver gives them.
+def scan_query(today, weights, box: geo.BoundingBox | None, min_mis_fusions, restrict) -> tuple[str, list]:
+    """Return the scan's SQL and parameters, written out: the ORM spends longer compiling it than the database
+    takes to run it (BENCHMARKS.md, "Search").
 
-    Skips the ORM's per-value converters, which cost more than the query itself for a few thousand index rows
-    (BENCHMARKS.md, "Search"); the scan's columns are numbers, text and one date (see scan())."""
-    compiler = queryset.query.get_compiler(using=queryset.db)
-    try:
-        sql, params = compiler.as_sql()
-    except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
-        return []
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    The static sum adds ranking.static_sum()'s terms in its order (SQL adds left to right, like Python's sum),
+    so a score from it is the same to the last bit.
+    """
+    database = SearchEntry.objects.db
+    column = index_columns(database)
+    today = connections[database].ops.adapt_datefield_value(today)
+    static = " + ".join(f"{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
+    select = ", ".join(
+        column[name] for name in ("specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
+    )
+    sql = f"SELECT {select}, CASE WHEN {column['valid_until']} > %s THEN {static} END FROM {column['table']}"
+    params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
+    where = []
+    if box is not None:
+        where.append(f"{column['latitude']} BETWEEN %s AND %s AND {column['longitude']} BETWEEN %s AND %s")
+        params += [box.south, box.north, box.west, box.east]
+    if min_mis_fusions:  # aged rows are re-checked after recomputing
+        where.append(f"({column['past_year_mis_fusions']} >= %s OR {column['valid_until']} <= %s)")
+        params += [min_mis_fusions, today]
+    if restrict is not None:
+        subquery, subquery_params = restrict.published().values("pk").query.sql_with_params()
+        where.append(f"{column['specialist']} IN ({subquery})")
+        params += subquery_params
+    return sql + (" WHERE " + " AND ".join(where) if where else ""), params
 
 
-def score_all(scored: list[Scored], weights, today, min_mis_fusions) -> list[Scored]:
-    """Set each candidate's score; recompute aged part-scores from the directory (rare: the index is refreshed
-    daily). Return the candidates that still qualify."""
-    aged = [s for s in scored if s.parts is None]
+@functools.cache
+def index_columns(database: str) -> dict[str, str]:
+    """The search index's quoted table ("table") and column names (by field name)."""
+    quote = connections[database].ops.quote_name
+    columns = {field.name: quote(field.column) for field in SearchEntry._meta.concrete_fields}
+    return columns | {"table": quote(SearchEntry._meta.db_table)}
+
+
+def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions) -> list[Ranked]:
+    """Score the candidates and return them in result order: best first, or nearest first.
+
+    Aged part-scores are recomputed from the directory (rare: the index is refreshed daily); a candidate
+    whose recomputed count no longer meets `min_mis_fusions` drops out.
+    """
+    aged = [pk for pk, near in nearby.items() if near[4] is None]
     if aged:
-        specialists = profile_queryset().in_bulk([s.id for s in aged])
-        for s in aged:
-            candidate = candidate_from_specialist(specialists[s.id], s.distance_miles)
-            s.parts = ranking.static_parts(candidate, today)
-            if min_mis_fusions and not (past_year_mis_fusions(candidate, today) or 0) >= min_mis_fusions:
-                s.parts = None  # no longer qualifies
-        scored = [s for s in scored if s.parts is not None]
-    for s in scored:
-        s.score = ranking.weighted_total(
-            {**s.parts, ranking.DISTANCE: ranking.distance_part(s.distance_miles)}, weights
-        )
-    return scored
+        nearby = dict(nearby)
+        specialists = profile_queryset().in_bulk(aged)
+        for pk in aged:
+            candidate = candidate_from_specialist(specialists[pk], round(nearby[pk][0], 1))
+            if min_mis_fusions and (past_year_mis_fusions(candidate, today) or 0) < min_mis_fusions:
+                del nearby[pk]
+            else:
+                static = ranking.static_sum(ranking.static_parts(candidate, today), weights)
+                nearby[pk] = nearby[pk][:4] + (static,)
+    total, distance_part, best = ranking.scorer(weights), ranking.distance_part, sort == "best"
+    ranked = []
+    for pk, (miles, practice_id, last, first, static) in nearby.items():
+        distance = round(miles, 1)
+        score = total(static, distance_part(distance))
+        ranked.append((-score if best else 0.0, distance, last, first, pk, practice_id, score))  # a Ranked
+    ranked.sort()
+    return ranked
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
@@ -222,16 +259,16 @@ def find_specialists(
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}")
     page, page_size = max(int(page), 1), max(int(page_size), 1)
-    published = (queryset if queryset is not None else Specialist.objects.all()).published()
+    restrict = queryset if queryset is not None and queryset.query.has_filters() else None
     today = timezone.localdate()
     weights = ranking.weights_for(situation)
 
-    nearby = list(scan(published, origin, radius_miles, today, min_mis_fusions).values())
-    ranked = sorted(score_all(nearby, weights, today, min_mis_fusions), key=lambda s: s.key(sort))
+    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions)
+    ranked = rank(nearby, weights, sort, today, min_mis_fusions)
     start = (page - 1) * page_size
-    on_page = ranked[start : start + page_size]
+    on_page = [Ranked._make(row) for row in ranked[start : start + page_size]]
     beyond = (
-        find_beyond(published, origin, radius_miles, weights, today, min_mis_fusions)
+        find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions)
         if len(ranked) < MIN_RESULTS
         else []
     )
@@ -249,22 +286,21 @@ def find_specialists(
     )
 
 
-def find_beyond(published, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions) -> list[Scored]:
+def find_beyond(restrict, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions) -> list[Ranked]:
     """Return the nearest (up to BEYOND_LIMIT) candidates outside the radius, widening the search as needed."""
     reach = max(radius_miles * 2, radius_miles + 50)
     while True:
         limit = reach if reach < 3000 else None  # past 3,000 miles, look everywhere (Alaska, Hawaii, territories)
-        found = scan(published, origin, limit, today, min_mis_fusions)
-        outside = score_all(
-            [s for s in found.values() if s.exact_miles > radius_miles], weights, today, min_mis_fusions
-        )
-        if len(outside) >= BEYOND_LIMIT or limit is None:
-            return sorted(outside, key=lambda s: s.key("distance"))[:BEYOND_LIMIT]
+        found = scan(restrict, origin, limit, today, weights, min_mis_fusions)
+        outside = {pk: near for pk, near in found.items() if near[0] > radius_miles}
+        nearest = rank(outside, weights, "distance", today, min_mis_fusions)
+        if len(nearest) >= BEYOND_LIMIT or limit is None:
+            return [Ranked._make(row) for row in nearest[:BEYOND_LIMIT]]
         reach *= 4
 
 
 class Loaded(QuerySet):
-    """A related manager's rows, already loaded: what `specialist.practices.all()` returns after load_relations().
+    """A related manager's rows, already loaded: what `specialist.volumes.all()` returns after load_volumes().
 
     Reading it (iterating, len, count, exists, indexing, first) uses the loaded rows, like a prefetch. Anything
     that needs SQL (filter, order_by, update, …) builds the real related query on first use, so it stays right.
@@ -298,47 +334,54 @@ class Loaded(QuerySet):
         self._query = value
 
 
-def load_relations(specialists: list[Specialist]) -> None:
-    """Load the practices, volumes and trainings of these specialists (three queries), in their Meta order,
-    into each one's prefetch cache: `specialist.practices.all()` etc. then run no query."""
-    by_id = {s.pk: s for s in specialists}
-    if not by_id:
+def load_volumes(specialists: dict[int, Specialist]) -> None:
+    """Load the procedure counts of these specialists (one query), in their Meta order, into each one's
+    prefetch cache: `specialist.volumes.all()` then runs no query (the API lists every match's counts)."""
+    if not specialists:
         return
-    models = {"practices": Practice, "volumes": ProcedureVolume, "trainings": Training}
-    rows: dict[str, dict[int, list]] = {name: {pk: [] for pk in by_id} for name in models}
-    for practice in Practice.objects.filter(affiliation__specialist_id__in=by_id).annotate(
-        _prefetch_specialist_id=F("affiliation__specialist_id")
-    ):
-        rows["practices"][practice._prefetch_specialist_id].append(practice)
-    for name, model in (("volumes", ProcedureVolume), ("trainings", Training)):
-        field = model._meta.get_field("specialist")
-        for row in model.objects.filter(specialist_id__in=by_id):
-            field.set_cached_value(row, by_id[row.specialist_id])  # row.specialist without a query, as a prefetch
-            rows[name][row.specialist_id].append(row)
-    for pk, specialist in by_id.items():
+    rows: dict[int, list] = {pk: [] for pk in specialists}
+    field = ProcedureVolume._meta.get_field("specialist")
+    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists):
+        field.set_cached_value(volume, specialists[volume.specialist_id])  # volume.specialist without a query
+        rows[volume.specialist_id].append(volume)
+    for pk, specialist in specialists.items():
         cache = specialist.__dict__.setdefault("_prefetched_objects_cache", {})
-        for name, model in models.items():
-            cache[name] = Loaded.rows_of(model, specialist, name, rows[name][pk])
+        cache["volumes"] = Loaded.rows_of(ProcedureVolume, specialist, "volumes", rows[pk])
 
 
-def build_matches(scored: list[Scored], weights, today) -> list[Match]:
-    """Return Match objects for these candidates, with full specialists (relations loaded): four queries."""
-    specialists = Specialist.objects.published().in_bulk([s.id for s in scored]) if scored else {}
-    load_relations(list(specialists.values()))
-    matches = []
-    for s in scored:
-        specialist = specialists[s.id]
-        practice = next(p for p in specialist.practices.all() if p.pk == s.practice_id)
-        candidate = candidate_from_specialist(specialist, s.distance_miles)
-        assessment = ranking.assess(candidate, weights, today=today)
-        matches.append(
-            Match(
-                specialist=specialist,
-                practice=practice,
-                distance_miles=s.distance_miles,
-                score=s.score,
-                reasons=assessment.reasons,
-                facts=ranking.key_facts(candidate, today=today, experience=assessment.experience),
-            )
+def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
+    """Return Match objects for these candidates: one query when their index rows are current.
+
+    The index row of each candidate's nearest practice brings the specialist, the practice, the part-scores
+    and the reasons and key facts; only the distance is added here. Specialists gone from the published
+    directory since the scan are left out.
+    """
+    if not scored:
+        return []
+    entries = {
+        (entry.specialist_id, entry.practice_id): entry
+        for entry in SearchEntry.objects.select_related("specialist", "practice").filter(
+            specialist_id__in=[s.id for s in scored],
+            practice_id__in=[s.practice_id for s in scored],  # their other practices are not needed
+            specialist__is_published=True,
         )
+    }
+    found = [(s, entries[(s.id, s.practice_id)]) for s in scored if (s.id, s.practice_id) in entries]
+    if len(found) < len(scored):  # a write that bypassed directory.models.specialists_touched()
+        missing = sorted({s.id for s in scored} - {s.id for s, _entry in found})
+        logger.warning("Search index out of date for specialists %s: run manage.py refresh_search_index", missing)
+    aged = {entry.specialist_id for _s, entry in found if entry.valid_until <= today}
+    fresh = profile_queryset().in_bulk(aged) if aged else {}  # rare: the index is refreshed daily
+    matches = []
+    for s, entry in found:
+        if s.id in fresh:
+            candidate = candidate_from_specialist(fresh[s.id], s.distance_miles)
+            assessment = ranking.assess(candidate, weights, today=today)
+            reasons, facts = assessment.reasons, ranking.key_facts(candidate, experience=assessment.experience)
+        else:
+            scores = {criterion: getattr(entry, criterion) for criterion in STATIC_CRITERIA}
+            scores[ranking.DISTANCE] = ranking.distance_part(s.distance_miles)
+            texts = {**entry.explanation["reasons"], ranking.DISTANCE: ranking.distance_reason(s.distance_miles)}
+            reasons, facts = ranking.reasons_in_order(scores, texts, weights), entry.explanation["facts"]
+        matches.append(Match(entry.specialist, entry.practice, s.distance_miles, s.score, reasons, facts))
     return matches

@@ -288,19 +288,28 @@ class AccountRequest(models.Model):
 # --- Search index -------------------------------------------------------------------------------------
 
 
+# What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan().
+SCANNED = ["specialist", "practice", "last_name_key", "first_name_key", "valid_until", "past_year_mis_fusions"]
+SCANNED += ["surgical_experience", "nonsurgical_experience", "training", "mis_fusion", "diagnostic_injection"]
+SCANNED += ["conservative_care", "lumbar_fusion", "verified"]
+
+
 class SearchEntry(models.Model):
     """One located practice of one published specialist, with the origin-independent part-scores.
 
     Derived data, kept by referral.search_index.refresh_search_entries(): the patient search reads only
     this small table (published profiles are a few percent of all records) instead of scoring every
-    candidate's counts and services on each request. Rows are valid until `valid_until`, when a count
-    leaves the past-year window or a verification ages; the search recomputes expired rows itself.
+    candidate's counts and services on each request, and a result card's reasons and key facts need no
+    recomputing. Rows are valid until `valid_until`, when a count leaves the past-year window or a verification
+    ages; the search recomputes expired rows itself.
     """
 
     specialist = models.ForeignKey(Specialist, on_delete=models.CASCADE, related_name="search_entries")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     latitude = models.FloatField()
     longitude = models.FloatField()
+    last_name_key = models.TextField(help_text="The last name, casefolded: equal scores and distances sort by name.")
+    first_name_key = models.TextField()
     surgical_experience = models.FloatField()
     nonsurgical_experience = models.FloatField()
     training = models.FloatField()
@@ -311,11 +320,15 @@ class SearchEntry(models.Model):
     verified = models.FloatField()
     past_year_mis_fusions = models.PositiveIntegerField(null=True, blank=True)
     valid_until = models.DateField(help_text="The first day these part-scores may no longer hold.")
+    explanation = models.JSONField(
+        default=dict, help_text='{"reasons": {criterion: reason}, "facts": [key fact, …]}: the page\'s text, as of now.'
+    )
 
     class Meta:
         verbose_name_plural = "search entries"
         constraints = [models.UniqueConstraint(fields=["specialist", "practice"], name="one_search_entry_per_place")]
-        indexes = [models.Index(fields=["latitude", "longitude"], name="search_entry_lat_lng")]
+        # Covering: a search reads the rows in its box from this index alone.
+        indexes = [models.Index(fields=["latitude", "longitude", *SCANNED], name="search_entry_box")]
 
     def __str__(self):
         return f"{self.specialist_id} at {self.practice_id}"

@@ -432,8 +432,11 @@ class Assessment:
     @property
     def reasons(self) -> list[str]:
         """Return the reasons, the one contributing most first."""
-        order = sorted(self.parts, key=lambda p: (-p.contribution, CRITERIA.index(p.criterion)))
-        return [part.reason for part in order]
+        return reasons_in_order(
+            {p.criterion: p.score for p in self.parts},
+            {p.criterion: p.reason for p in self.parts},
+            {p.criterion: p.weight for p in self.parts},
+        )
 
 
 # The criteria that do not depend on where the patient is: the search stores these per specialist.
@@ -464,13 +467,42 @@ def static_parts(candidate: Candidate, today: datetime.date) -> dict[str, float]
     return {criterion: clamp(score) for criterion, (score, _reason) in static_results(candidate, today).items()}
 
 
-def weighted_total(scores: dict[str, float], weights: dict[str, float]) -> float:
-    """Return 100 × Σ weight·part / Σ weight over CRITERIA, rounded to 1 decimal (the one total formula)."""
+def static_sum(scores: dict[str, float], weights: dict[str, float]) -> float:
+    """Return Σ weight·part over STATIC_CRITERIA, summed in that order (a search may compute it in SQL)."""
+    return sum(scores[criterion] * weights[criterion] for criterion in STATIC_CRITERIA)
+
+
+def scorer(weights: dict[str, float]):
+    """Return total(static_sum, distance_part) → 100 × Σ weight·part / Σ weight, rounded to 1 decimal.
+
+    The one total formula. The static criteria are summed first and distance added last, so that a search can
+    take the static sum from its index and add each candidate's distance (the same float operations in the same
+    order: the same score to the last bit).
+    """
     total_weight = sum(weights[criterion] for criterion in CRITERIA)
-    if not total_weight:
-        return 0.0
-    weighted = sum(scores[criterion] * weights[criterion] for criterion in CRITERIA)
-    return round(100.0 * weighted / total_weight, 1)
+    distance_weight = weights[DISTANCE]
+
+    def total(static: float, distance: float) -> float:
+        if not total_weight:
+            return 0.0
+        return round(100.0 * (static + distance * distance_weight) / total_weight, 1)
+
+    return total
+
+
+def weighted_total(scores: dict[str, float], weights: dict[str, float]) -> float:
+    """Return the total score (see scorer()) from every criterion's part-score."""
+    return scorer(weights)(static_sum(scores, weights), scores[DISTANCE])
+
+
+def reasons_in_order(scores: dict[str, float], reasons: dict[str, str], weights: dict[str, float]) -> list[str]:
+    """Return the reasons, the one contributing most (part-score × weight) first; ties in CRITERIA order."""
+    order = sorted(CRITERIA, key=lambda criterion: (-scores[criterion] * weights[criterion], CRITERIA.index(criterion)))
+    return [reasons[criterion] for criterion in order]
+
+
+def distance_reason(miles: float) -> str:
+    return "Less than 0.1 miles away" if miles < 0.05 else f"{miles:.1f} miles away"
 
 
 def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
@@ -478,9 +510,7 @@ def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.d
     today = today or timezone.localdate()
     experience = assess_experience(candidate.volumes, today)
     results = static_results(candidate, today, experience)
-    miles = candidate.distance_miles
-    where = "Less than 0.1 miles away" if miles < 0.05 else f"{miles:.1f} miles away"
-    results[DISTANCE] = distance_part(miles), where
+    results[DISTANCE] = distance_part(candidate.distance_miles), distance_reason(candidate.distance_miles)
     parts = [
         Part(criterion, clamp(results[criterion][0]), weights[criterion], results[criterion][1])
         for criterion in CRITERIA

@@ -4,7 +4,8 @@ Why it exists: with a million unpublished NPPES records sharing the practice tab
 practices wades through ~50 unpublished locations for every published one, and scoring each candidate's counts
 in Python costs more than the whole search budget (BENCHMARKS.md, "Search"). The index holds one row per
 located practice of each published specialist with the part-scores that do not depend on the patient's
-location or situation; matching.py reads it, measures distances and applies the situation's weights.
+location or situation, and their reasons and key facts; matching.py reads it, measures distances, applies the
+situation's weights and writes the page from it.
 
 Keeping it right: refresh_search_entries(ids) rebuilds the rows of those specialists from the directory.
 It runs whenever the directory announces changed specialists (directory.models.specialists_changed): model
@@ -43,17 +44,26 @@ def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
     if not specialist.is_published:
         return []
     candidate = candidate_from_specialist(specialist, 0.0)
-    parts = ranking.static_parts(candidate, today)
+    experience = ranking.assess_experience(candidate.volumes, today)
+    results = ranking.static_results(candidate, today, experience)
+    parts = {criterion: ranking.clamp(score) for criterion, (score, _reason) in results.items()}
+    explanation = {
+        "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
+        "facts": ranking.key_facts(candidate, today=today, experience=experience),
+    }
     valid_until = ranking.static_parts_valid_until(candidate, today)
-    mis = ranking.select_past_year_volume(candidate.volumes, ranking.Procedure.MIS_SI_FUSION, today=today)
+    mis = experience.current.get(ranking.Procedure.MIS_SI_FUSION)
     return [
         SearchEntry(
             specialist_id=specialist.pk,
             practice_id=practice.pk,
             latitude=practice.latitude,
             longitude=practice.longitude,
+            last_name_key=specialist.last_name.casefold(),
+            first_name_key=specialist.first_name.casefold(),
             past_year_mis_fusions=None if mis is None else mis.count,
             valid_until=valid_until,
+            explanation=explanation,
             **parts,
         )
         for practice in specialist.practices.all()

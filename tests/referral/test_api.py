@@ -238,12 +238,12 @@ def test_only_get(client):
 def test_query_count_is_constant(client, django_assert_num_queries):
     for _ in range(4):
         specialist_at()
-    # the ZIP, the candidates, the page's specialists + practices + volumes + trainings
-    with django_assert_num_queries(6):
+    # the ZIP, the candidates, the page's index rows (specialists, practices, reasons), their volumes
+    with django_assert_num_queries(4):
         assert get(client, zip="60611").json()["count"] == 4
     for _ in range(10):
         specialist_at()
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(4):
         assert get(client, zip="60611").json()["count"] == 14
 
 

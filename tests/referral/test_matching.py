@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from directory.models import Procedure, Service, Specialist, Specialty, VolumeSource, ZipCode
 from referral import ranking
-from referral.matching import find_specialists, match_specialist, profile_queryset
+from referral.matching import find_specialists, load_volumes, match_specialist, profile_queryset
 from referral.models import SearchEntry
 from referral.ranking import Situation
 from referral.search_index import refresh_search_entries
@@ -219,43 +219,48 @@ def test_query_count_does_not_grow_with_results(chicago, django_assert_num_queri
         specialist = specialist_at("60614")
         add_volume(specialist, 5)
         TrainingFactory(specialist=specialist)
-    # candidates from the index (1), then the page's specialists with practices, volumes, trainings (4)
-    with django_assert_num_queries(5):
+    # candidates from the index (1), the page's index rows with specialists and practices (1)
+    with django_assert_num_queries(2):
         result = find_specialists(origin=chicago, radius_miles=50)
-        [
-            (m.practice.name, list(m.specialist.volumes.all()), list(m.specialist.trainings.all()))
-            for m in result.matches
-        ]
+        [(m.practice.name, m.specialist.full_name, m.reasons, m.facts) for m in result.matches]
+    with django_assert_num_queries(1):
+        load_volumes({m.specialist.pk: m.specialist for m in result.matches})
+        [list(m.specialist.volumes.all()) for m in result.matches]
     assert len(result.matches) == min(results, 20)
 
 
-def test_loaded_relations_read_like_a_prefetch_and_query_like_the_related_manager(chicago, django_assert_num_queries):
-    specialist = SpecialistFactory(practices=[practice_at("60614"), practice_at("60540")])
+def test_loaded_volumes_read_like_a_prefetch_and_query_like_the_related_manager(chicago, django_assert_num_queries):
+    specialist = specialist_at("60614")
     other = specialist_at("60614")  # shares nothing with `specialist`: a query that forgot the relation finds it
     add_volume(specialist, 5)
     add_volume(specialist, 7, procedure=Procedure.SI_INJECTION)
     add_volume(other, 9)
-    TrainingFactory(specialist=specialist)
-    expected = {
-        "practices": list(Specialist.objects.get(pk=specialist.pk).practices.all()),
-        "volumes": list(Specialist.objects.get(pk=specialist.pk).volumes.all()),
-        "trainings": list(Specialist.objects.get(pk=specialist.pk).trainings.all()),
-    }
+    expected = list(Specialist.objects.get(pk=specialist.pk).volumes.all())
     match = next(m for m in find_specialists(origin=chicago, radius_miles=50).matches if m.specialist == specialist)
-    loaded = match.specialist
+    load_volumes({specialist.pk: match.specialist})
+    loaded = match.specialist.volumes
     with django_assert_num_queries(0):  # read from what the search loaded, in the related manager's order
-        for name, rows in expected.items():
-            manager = getattr(loaded, name)
-            assert list(manager.all()) == rows
-            assert manager.count() == len(rows) and manager.exists() and manager.all()[0] == rows[0]
-            assert manager.first() == rows[0]
-        assert all(v.specialist is loaded for v in loaded.volumes.all())
+        assert list(loaded.all()) == expected
+        assert loaded.count() == 2 and loaded.exists() and loaded.all()[0] == expected[0]
+        assert loaded.first() == expected[0]
+        assert all(v.specialist is match.specialist for v in loaded.all())
     # anything that needs SQL still queries this specialist's rows only
-    near = [p for p in expected["practices"] if p.zip_code == "60614"]
-    assert list(loaded.practices.filter(zip_code="60614")) == near
-    assert list(loaded.practices.order_by("-name")) == sorted(expected["practices"], key=lambda p: p.name, reverse=True)
-    assert set(loaded.volumes.values_list("count", flat=True)) == {5, 7}
-    assert loaded.trainings.all().filter(pk__gt=0).count() == 1
+    assert set(loaded.values_list("count", flat=True)) == {5, 7}
+    assert list(loaded.filter(count__gt=5)) == [v for v in expected if v.count > 5]
+    assert list(loaded.order_by("-count")) == sorted(expected, key=lambda v: v.count, reverse=True)
+    assert loaded.all().filter(pk__gt=0).count() == 2
+
+
+def test_page_reads_reasons_and_facts_from_the_index_as_computed_afresh(chicago):
+    specialist = specialist_at("60540", offers_mis_si_fusion=True, offers_conservative_care=True)
+    add_volume(specialist, 34, verified=True)
+    add_volume(specialist, 12, procedure=Procedure.SI_INJECTION)
+    TrainingFactory(specialist=specialist)
+    situation = Situation(prior_lumbar_fusion=True)
+    found = find_specialists(origin=chicago, radius_miles=50, situation=situation).matches[0]
+    alone = match_specialist(specialist=profile_queryset().get(pk=specialist.pk), origin=chicago, situation=situation)
+    assert (found.reasons, found.facts, found.score) == (alone.reasons, alone.facts, alone.score)
+    assert found.facts and any("miles away" in reason for reason in found.reasons)
 
 
 # --- The search index stays in step with the directory -----------------------------------------------
@@ -291,10 +296,21 @@ def test_bulk_changes_show_after_refresh(chicago):
     assert find_specialists(origin=chicago, radius_miles=50).count == 1
 
 
-def test_update_that_unpublishes_takes_effect_at_once(chicago):
-    specialist = specialist_at("60614")
-    Specialist.objects.filter(pk=specialist.pk).update(is_published=False)  # the index row is stale now
-    assert find_specialists(origin=chicago, radius_miles=50).count == 0
+def test_a_stale_index_row_never_shows_an_unpublished_profile(chicago, caplog):
+    shown = specialist_at("60614")
+    hidden = specialist_at("60614")
+    Specialist.objects.filter(pk=hidden.pk).update(is_published=False)  # bypasses the announcements: row is stale
+    assert ids(find_specialists(origin=chicago, radius_miles=50).matches) == [shown.pk]
+    assert f"[{hidden.pk}]" in caplog.text and "refresh_search_index" in caplog.text
+    refresh_search_entries([hidden.pk])
+    assert find_specialists(origin=chicago, radius_miles=50).count == 1
+
+
+def test_filters_read_the_directory_itself(chicago):
+    specialist = specialist_at("60614", specialty=Specialty.ORTHOPAEDIC_SPINE)
+    Specialist.objects.filter(pk=specialist.pk).update(is_published=False)  # stale row, as above
+    queryset = Specialist.objects.filter(specialty=Specialty.ORTHOPAEDIC_SPINE)
+    assert find_specialists(origin=chicago, radius_miles=50, queryset=queryset).count == 0
 
 
 def test_refresh_command_rebuilds_everything(chicago):
@@ -310,12 +326,16 @@ def test_refresh_command_rebuilds_everything(chicago):
 def test_aged_index_rows_are_recomputed_on_the_fly(chicago):
     specialist = specialist_at("60614", offers_mis_si_fusion=True)
     add_volume(specialist, 30)
-    expected = match_specialist(specialist=profile_queryset().get(pk=specialist.pk), origin=chicago).score
+    expected = match_specialist(specialist=profile_queryset().get(pk=specialist.pk), origin=chicago)
     # Pretend the row was computed long ago with other facts and has since aged.
     SearchEntry.objects.filter(specialist=specialist).update(
-        surgical_experience=0, mis_fusion=0, valid_until=timezone.localdate() - datetime.timedelta(days=1)
+        surgical_experience=0,
+        mis_fusion=0,
+        explanation={"reasons": {}, "facts": ["an old fact"]},
+        valid_until=timezone.localdate() - datetime.timedelta(days=1),
     )
-    assert find_specialists(origin=chicago, radius_miles=50).matches[0].score == expected
+    found = find_specialists(origin=chicago, radius_miles=50).matches[0]
+    assert (found.score, found.reasons, found.facts) == (expected.score, expected.reasons, expected.facts)
     call_command("refresh_search_index", "--expired", stdout=StringIO(), verbosity=0)
     assert SearchEntry.objects.get(specialist=specialist).valid_until > timezone.localdate()
 

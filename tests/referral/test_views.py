@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 SEARCH = reverse("referral:search")
 DISCLAIMER = "Not medical advice."
-# The ZIP; the search-index rows in the box; the shown specialists with their practices, volumes, trainings.
-SEARCH_PAGE_QUERIES = 6
+# The ZIP; the search-index rows in the box; the shown ones' index rows (specialists, practices, reasons).
+SEARCH_PAGE_QUERIES = 3
 
 
 def past_year():
