@@ -10,6 +10,9 @@ Point = tuple[float, float]
 GEOPY_EARTH_RADIUS_KM = 6371.009
 EARTH_RADIUS_MILES = 6371.009 * 0.621371  # geopy's mean earth radius (km), in miles
 MILES_PER_DEGREE_LATITUDE = math.pi * EARTH_RADIUS_MILES / 180
+# Latitude bands of a quarter degree (~17 miles): an index on (band, longitude) lets a box query read its own
+# stretch of each band instead of the whole width of the country between its north and south edges.
+BANDS_PER_DEGREE = 4
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,14 @@ class BoundingBox:
     def contains(self, point: Point) -> bool:
         latitude, longitude = point
         return self.south <= latitude <= self.north and self.west <= longitude <= self.east
+
+    def bands(self) -> list[int]:
+        """Return the latitude bands (see latitude_band) the box spans, south to north."""
+        return list(range(latitude_band(self.south), latitude_band(self.north) + 1))
+
+
+def latitude_band(latitude: float) -> int:
+    return math.floor(latitude * BANDS_PER_DEGREE)
 
 
 def distance_miles(a: Point, b: Point) -> float:

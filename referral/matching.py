@@ -9,11 +9,13 @@ holds (two queries). Plain tuples for the candidates keep a search fast with tho
 
 import datetime
 import functools
+import heapq
 import logging
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import psycopg
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
@@ -126,6 +128,7 @@ class Near(NamedTuple):
     last_name_key: str  # casefolded
     first_name_key: str
     static: float | None  # the weighted sum of the static part-scores; None when they have aged
+    entry_id: int
 
 
 class Ranked(NamedTuple):
@@ -138,6 +141,7 @@ class Ranked(NamedTuple):
     id: int
     practice_id: int
     score: float
+    entry_id: int
 
 
 def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis_fusions) -> dict[int, Near]:
@@ -152,19 +156,17 @@ def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis
         sql, params = scan_query(today, weights, box, min_mis_fusions, restrict)
     except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
         return {}
-    with connections[SearchEntry.objects.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = fetch_all(SearchEntry.objects.db, sql, params)
     miles_to = geo.distance_from(origin.point)
     limit = math.inf if reach is None else reach
     nearest: dict[int, Near] = {}
-    for pk, practice_id, latitude, longitude, last, first, static in rows:
+    for entry_id, pk, practice_id, latitude, longitude, last, first, static in rows:
         miles = miles_to((latitude, longitude))
         if miles > limit:
             continue
         found = nearest.get(pk)
-        if found is None or (miles, practice_id) < found[:2]:
-            nearest[pk] = (miles, practice_id, last, first, static)  # a Near, built as a plain tuple: thousands
+        if found is None or miles < found[0] or (miles == found[0] and practice_id < found[1]):
+            nearest[pk] = (miles, practice_id, last, first, static, entry_id)  # a Near, as a plain tuple: thousands
     return nearest
 
 
@@ -180,14 +182,17 @@ def scan_query(today, weights, box: geo.BoundingBox | None, min_mis_fusions, res
     today = connections[database].ops.adapt_datefield_value(today)
     static = " + ".join(f"{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
     select = ", ".join(
-        column[name] for name in ("specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
+        column[name]
+        for name in ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
     )
     sql = f"SELECT {select}, CASE WHEN {column['valid_until']} > %s THEN {static} END FROM {column['table']}"
     params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
     where = []
     if box is not None:
-        where.append(f"{column['latitude']} BETWEEN %s AND %s AND {column['longitude']} BETWEEN %s AND %s")
-        params += [box.south, box.north, box.west, box.east]
+        bands = box.bands()
+        where.append(f"{column['band']} IN ({', '.join(['%s'] * len(bands))})")
+        where.append(f"{column['longitude']} BETWEEN %s AND %s AND {column['latitude']} BETWEEN %s AND %s")
+        params += [*bands, box.west, box.east, box.south, box.north]
     if min_mis_fusions:  # aged rows are re-checked after recomputing
         where.append(f"({column['past_year_mis_fusions']} >= %s OR {column['valid_until']} <= %s)")
         params += [min_mis_fusions, today]
@@ -198,6 +203,20 @@ def scan_query(today, weights, box: geo.BoundingBox | None, min_mis_fusions, res
     return sql + (" WHERE " + " AND ".join(where) if where else ""), params
 
 
+def fetch_all(database: str, sql: str, params: list) -> list[tuple]:
+    """Run a query and return its rows; on PostgreSQL, in binary (floats then travel as 8 bytes instead of being
+    printed by the server and parsed here: a third of a large scan's time, BENCHMARKS.md "Search")."""
+    connection = connections[database]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        # Django's psycopg cursors bind parameters client-side, which allows only text results.
+        with connection.wrap_database_errors, psycopg.Cursor(cursor.connection) as binary:
+            binary.execute(sql, params, binary=True, prepare=False)  # no prepared statements: pooler-safe
+            return binary.fetchall()
+
+
 @functools.cache
 def index_columns(database: str) -> dict[str, str]:
     """The search index's quoted table ("table") and column names (by field name)."""
@@ -206,8 +225,9 @@ def index_columns(database: str) -> dict[str, str]:
     return columns | {"table": quote(SearchEntry._meta.db_table)}
 
 
-def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions) -> list[Ranked]:
-    """Score the candidates and return them in result order: best first, or nearest first.
+def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, top: int) -> tuple[int, list[Ranked]]:
+    """Score the candidates; return how many qualify and the `top` of them in result order (best first, or
+    nearest first). Only those are sorted: a page is a few dozen of up to a few thousand candidates.
 
     Aged part-scores are recomputed from the directory (rare: the index is refreshed daily); a candidate
     whose recomputed count no longer meets `min_mis_fusions` drops out.
@@ -222,15 +242,14 @@ def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions) ->
                 del nearby[pk]
             else:
                 static = ranking.static_sum(ranking.static_parts(candidate, today), weights)
-                nearby[pk] = nearby[pk][:4] + (static,)
+                nearby[pk] = Near._make(nearby[pk])._replace(static=static)
     total, distance_part, best = ranking.scorer(weights), ranking.distance_part, sort == "best"
     ranked = []
-    for pk, (miles, practice_id, last, first, static) in nearby.items():
+    for pk, (miles, practice_id, last, first, static, entry_id) in nearby.items():
         distance = round(miles, 1)
         score = total(static, distance_part(distance))
-        ranked.append((-score if best else 0.0, distance, last, first, pk, practice_id, score))  # a Ranked
-    ranked.sort()
-    return ranked
+        ranked.append((-score if best else 0.0, distance, last, first, pk, practice_id, score, entry_id))  # a Ranked
+    return len(ranked), [Ranked._make(row) for row in heapq.nsmallest(top, ranked)]
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
@@ -263,26 +282,22 @@ def find_specialists(
     today = timezone.localdate()
     weights = ranking.weights_for(situation)
 
-    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions)
-    ranked = rank(nearby, weights, sort, today, min_mis_fusions)
     start = (page - 1) * page_size
-    on_page = [Ranked._make(row) for row in ranked[start : start + page_size]]
-    beyond = (
-        find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions)
-        if len(ranked) < MIN_RESULTS
-        else []
-    )
+    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions)
+    count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, start + page_size)
+    on_page = ranked[start:]
+    beyond = find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions) if count < MIN_RESULTS else []
 
     matches = build_matches(on_page + beyond, weights, today)
     return SearchResult(
         origin=origin,
         radius_miles=radius_miles,
-        count=len(ranked),
+        count=count,
         matches=matches[: len(on_page)],
         beyond_radius=matches[len(on_page) :],
         page=page,
         page_size=page_size,
-        has_next=start + page_size < len(ranked),
+        has_next=start + page_size < count,
     )
 
 
@@ -293,9 +308,9 @@ def find_beyond(restrict, origin: ZipCode, radius_miles: float, weights, today, 
         limit = reach if reach < 3000 else None  # past 3,000 miles, look everywhere (Alaska, Hawaii, territories)
         found = scan(restrict, origin, limit, today, weights, min_mis_fusions)
         outside = {pk: near for pk, near in found.items() if near[0] > radius_miles}
-        nearest = rank(outside, weights, "distance", today, min_mis_fusions)
-        if len(nearest) >= BEYOND_LIMIT or limit is None:
-            return [Ranked._make(row) for row in nearest[:BEYOND_LIMIT]]
+        count, nearest = rank(outside, weights, "distance", today, min_mis_fusions, BEYOND_LIMIT)
+        if count >= BEYOND_LIMIT or limit is None:
+            return nearest
         reach *= 4
 
 
@@ -358,18 +373,16 @@ def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
     """
     if not scored:
         return []
-    entries = {
-        (entry.specialist_id, entry.practice_id): entry
-        for entry in SearchEntry.objects.select_related("specialist", "practice").filter(
-            specialist_id__in=[s.id for s in scored],
-            practice_id__in=[s.practice_id for s in scored],  # their other practices are not needed
-            specialist__is_published=True,
-        )
-    }
-    found = [(s, entries[(s.id, s.practice_id)]) for s in scored if (s.id, s.practice_id) in entries]
-    if len(found) < len(scored):  # a write that bypassed directory.models.specialists_touched()
+    entries = SearchEntry.objects.select_related("specialist", "practice").in_bulk([s.entry_id for s in scored])
+    found = [(s, entries[s.entry_id]) for s in scored if s.entry_id in entries]
+    found = [(s, entry) for s, entry in found if entry.specialist.is_published]
+    if len(found) < len(scored):  # refreshed since the scan, or a write that bypassed specialists_touched()
         missing = sorted({s.id for s in scored} - {s.id for s, _entry in found})
-        logger.warning("Search index out of date for specialists %s: run manage.py refresh_search_index", missing)
+        logger.warning(
+            "Search index changed or out of date for specialists %s (if this repeats: run "
+            "manage.py refresh_search_index)",
+            missing,
+        )
     aged = {entry.specialist_id for _s, entry in found if entry.valid_until <= today}
     fresh = profile_queryset().in_bulk(aged) if aged else {}  # rare: the index is refreshed daily
     matches = []

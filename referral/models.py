@@ -289,7 +289,7 @@ class AccountRequest(models.Model):
 
 
 # What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan().
-SCANNED = ["specialist", "practice", "last_name_key", "first_name_key", "valid_until", "past_year_mis_fusions"]
+SCANNED = ["id", "specialist", "practice", "last_name_key", "first_name_key", "valid_until", "past_year_mis_fusions"]
 SCANNED += ["surgical_experience", "nonsurgical_experience", "training", "mis_fusion", "diagnostic_injection"]
 SCANNED += ["conservative_care", "lumbar_fusion", "verified"]
 
@@ -308,6 +308,7 @@ class SearchEntry(models.Model):
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     latitude = models.FloatField()
     longitude = models.FloatField()
+    band = models.SmallIntegerField(help_text="The latitude band (directory.geo.latitude_band): leads the index.")
     last_name_key = models.TextField(help_text="The last name, casefolded: equal scores and distances sort by name.")
     first_name_key = models.TextField()
     surgical_experience = models.FloatField()
@@ -327,8 +328,8 @@ class SearchEntry(models.Model):
     class Meta:
         verbose_name_plural = "search entries"
         constraints = [models.UniqueConstraint(fields=["specialist", "practice"], name="one_search_entry_per_place")]
-        # Covering: a search reads the rows in its box from this index alone.
-        indexes = [models.Index(fields=["latitude", "longitude", *SCANNED], name="search_entry_box")]
+        # Covering: a search reads the rows in its box from this index alone, band by band.
+        indexes = [models.Index(fields=["band", "longitude", "latitude", *SCANNED], name="search_entry_box")]
 
     def __str__(self):
         return f"{self.specialist_id} at {self.practice_id}"

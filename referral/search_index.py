@@ -22,6 +22,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from tqdm import tqdm
 
+from directory import geo
 from directory.models import (
     Affiliation,
     Practice,
@@ -59,6 +60,7 @@ def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
             practice_id=practice.pk,
             latitude=practice.latitude,
             longitude=practice.longitude,
+            band=geo.latitude_band(practice.latitude),
             last_name_key=specialist.last_name.casefold(),
             first_name_key=specialist.first_name.casefold(),
             past_year_mis_fusions=None if mis is None else mis.count,

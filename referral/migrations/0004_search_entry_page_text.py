@@ -1,4 +1,5 @@
 import datetime
+import math
 
 from django.db import migrations, models
 
@@ -13,12 +14,15 @@ def fill_names_and_age(apps, schema_editor):
         "pk", "last_name", "first_name"
     )}
     batch = []
-    for entry in SearchEntry.objects.only("pk", "specialist_id").iterator(chunk_size=2000):
+    for entry in SearchEntry.objects.only("pk", "specialist_id", "latitude").iterator(chunk_size=2000):
         last, first = names[entry.specialist_id]
         entry.last_name_key, entry.first_name_key = last.casefold(), first.casefold()
+        entry.band = math.floor(entry.latitude * 4)  # directory.geo.latitude_band, as of this migration
         entry.valid_until = datetime.date(2000, 1, 1)
         batch.append(entry)
-    SearchEntry.objects.bulk_update(batch, ["last_name_key", "first_name_key", "valid_until"], batch_size=2000)
+    SearchEntry.objects.bulk_update(
+        batch, ["band", "last_name_key", "first_name_key", "valid_until"], batch_size=2000
+    )
 
 
 class Migration(migrations.Migration):
@@ -32,6 +36,14 @@ class Migration(migrations.Migration):
                 default=dict,
                 help_text='{"reasons": {criterion: reason}, "facts": [key fact, …]}: the page\'s text, as of now.',
             ),
+        ),
+        migrations.AddField(
+            model_name="searchentry",
+            name="band",
+            field=models.SmallIntegerField(
+                default=0, help_text="The latitude band (directory.geo.latitude_band): leads the index."
+            ),
+            preserve_default=False,
         ),
         migrations.AddField(
             model_name="searchentry",
@@ -53,8 +65,10 @@ class Migration(migrations.Migration):
             model_name="searchentry",
             index=models.Index(
                 fields=[
-                    "latitude",
+                    "band",
                     "longitude",
+                    "latitude",
+                    "id",
                     "specialist",
                     "practice",
                     "last_name_key",

@@ -46,3 +46,19 @@ def test_bounding_box_is_not_much_larger_than_the_circle():
 def test_bounding_box_clamps_near_the_pole():
     box = geo.bounding_box((89.5, 0.0), 100)
     assert box.north == 90.0 and box.west == -180.0 and box.east == 180.0
+
+
+@pytest.mark.parametrize(
+    ("latitude", "band"), [(41.0, 164), (41.2499, 164), (41.25, 165), (-0.1, -1), (0.0, 0), (-14.27, -58)]
+)
+def test_latitude_band_is_a_quarter_degree(latitude, band):
+    assert geo.latitude_band(latitude) == band
+
+
+def test_box_bands_cover_every_latitude_in_the_box():
+    box = geo.bounding_box(CHICAGO_60611, 100)
+    bands = box.bands()
+    assert bands == sorted(set(bands)) and len(bands) in (12, 13)
+    for step in range(101):
+        latitude = box.south + (box.north - box.south) * step / 100
+        assert geo.latitude_band(latitude) in bands

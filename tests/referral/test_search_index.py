@@ -1,11 +1,14 @@
 """The search index follows every way the directory changes: admin actions, imports, saves, fixtures."""
 
+import importlib
 import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from bench.public_files import CMS_HEADER, NPPES_HEADER, cms_row, nppes_deactivated_row, write_csv
+from directory import geo
 from directory.importers.profiles import import_profiles, profiles_for_export, write_profiles_csv
 from directory.models import Specialist, batch_changes, specialists_touched
 from referral.models import SearchEntry
@@ -104,3 +107,16 @@ def test_fixture_loads_leave_indexing_to_refresh_search_index(tmp_path):
 
     call_command("refresh_search_index", stdout=io.StringIO())
     assert indexed(specialist)
+
+
+def test_migration_0004_fills_names_and_bands_and_ages_the_rows():
+    from django.apps import apps
+
+    migration = importlib.import_module("referral.migrations.0004_search_entry_page_text")
+    specialist = SpecialistFactory(last_name="Straße", first_name="Ana")
+    SearchEntry.objects.filter(specialist=specialist).update(last_name_key="", band=0)
+    migration.fill_names_and_age(apps, None)
+    entry = SearchEntry.objects.get(specialist=specialist)
+    assert (entry.last_name_key, entry.first_name_key) == ("strasse", "ana")
+    assert entry.band == geo.latitude_band(entry.latitude)
+    assert entry.valid_until < timezone.localdate()  # aged: searches recompute it until the next refresh
