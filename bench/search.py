@@ -14,6 +14,7 @@ same results, and prints p50/p95 and the ratio. Never point it at a database you
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -313,7 +314,14 @@ def practice_box_candidates(origin, radius_miles):
 
 
 def summary(match):
-    return (match.specialist.pk, match.practice.pk, match.distance_miles, match.score, tuple(match.reasons))
+    return (
+        match.specialist.pk,
+        match.practice.pk,
+        match.distance_miles,
+        match.score,
+        tuple(match.reasons),
+        tuple(match.facts),
+    )
 
 
 def percentile(values, fraction):
@@ -341,15 +349,19 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
     )
     find_specialists(origin=plan[0][0], radius_miles=50)  # warm up connection and caches
     fast_times, cpu_times, counts = [], [], []
+    digest = hashlib.sha256()  # of every result: equal on two databases filled by the same generator run
     for origin, radius, situation in tqdm(plan, desc="find_specialists", file=sys.stderr, disable=False, mininterval=5):
         started, cpu_started = time.perf_counter(), time.process_time()
         result = find_specialists(origin=origin, radius_miles=radius, situation=situation)
         fast_times.append(time.perf_counter() - started)
         cpu_times.append(time.process_time() - cpu_started)
         counts.append(result.count)
+        pages = [[summary(m) for m in matches] for matches in (result.matches, result.beyond_radius)]
+        digest.update(repr((result.count, pages)).encode())
     ms = [t * 1000 for t in fast_times]
     print(f"find_specialists: {searches} searches, radius 10/25/50/100 miles, results within radius:")
     print(f"  results   p50 {percentile(counts, 0.5)}, p95 {percentile(counts, 0.95)}, max {max(counts)}")
+    print(f"  digest of all results {digest.hexdigest()[:16]} (compare across databases)")
     print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
     cpu = [t * 1000 for t in cpu_times]  # this process only: excludes a PostgreSQL server's work
     print(f"  CPU time  p50 {percentile(cpu, 0.5):.2f} ms, p95 {percentile(cpu, 0.95):.2f} ms, max {max(cpu):.2f} ms")
