@@ -207,14 +207,25 @@ def fetch_all(database: str, sql: str, params: list) -> list[tuple]:
     """Run a query and return its rows; on PostgreSQL, in binary (floats then travel as 8 bytes instead of being
     printed by the server and parsed here: a third of a large scan's time, BENCHMARKS.md "Search")."""
     connection = connections[database]
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        # Django's psycopg cursors bind parameters client-side, which allows only text results.
-        with connection.wrap_database_errors, psycopg.Cursor(cursor.connection) as binary:
-            binary.execute(sql, params, binary=True, prepare=False)  # no prepared statements: pooler-safe
-            return binary.fetchall()
+    # Django's psycopg cursors bind parameters client-side, which allows only text results. Wrapped the way
+    # Django wraps its own cursors, so that query logging, execute_wrappers and error translation still apply.
+    connection.ensure_connection()
+    binary = BinaryCursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(binary) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+class BinaryCursor(psycopg.Cursor):
+    """Server-side parameters, binary results, never a prepared statement (safe behind a transaction pooler)."""
+
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query, params, binary=True, prepare=False)
 
 
 @functools.cache
