@@ -11,6 +11,7 @@ import datetime
 import re
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from django.db import transaction
@@ -157,7 +158,7 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
         col = stream.columns(COLUMNS)
         width, i_code, i_entity = stream.width, col["code"], col["entity"]
         i_npi, i_services, i_benes = col["npi"], col["services"], col["beneficiaries"]
-        identity_at = [col[name] for name in IDENTITY_COLUMNS] + [col["zip"], col["provider_type"]]
+        identity_of = itemgetter(*(col[name] for name in (*IDENTITY_COLUMNS, "zip", "provider_type")))
         for number, row in stream.rows():
             if len(row) != width:  # checked on every row: a short row would shift the columns we read
                 if row:
@@ -171,7 +172,8 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
                 continue
             npi = row[i_npi].strip()
             try:
-                if problem := npi_problem(npi):
+                # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
+                if npi not in identities and (problem := npi_problem(npi)):
                     raise ValueError(problem)
                 services = float(row[i_services].replace(",", ""))
                 beneficiaries = int(row[i_benes].replace(",", ""))
@@ -189,7 +191,7 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
                 total[1] += beneficiaries
                 total[2].add(row[i_code])
             if npi not in identities:
-                identities[npi] = tuple(row[i] for i in identity_at)
+                identities[npi] = identity_of(row)
         result.rows_read = stream.rows_read
     return totals, identities
 

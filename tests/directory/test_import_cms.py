@@ -230,6 +230,25 @@ def test_malformed_rows_are_reported_and_skipped_without_atomic(tmp_path):
     assert "row 4: 5 fields, expected 28" in output
 
 
+def test_every_row_of_an_npi_is_checked_not_only_its_first(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    rows = [
+        cms_row(NPI_A, "27279"),
+        cms_row("123", "27279"),
+        cms_row(NPI_A, "27096", Tot_Benes="eleven"),
+        cms_row("123", "27096"),
+        cms_row(NPI_A, "27280"),
+    ]
+    output = run(cms_file(tmp_path, rows))
+
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12), (NPI_A, Procedure.OPEN_SI_FUSION): (14, 12)}
+    assert "kept 2 SI-joint" in output
+    assert "Rejected 3 malformed rows" in output
+    assert "row 3: 27279 for 123: NPI '123' is not 10 digits" in output
+    assert f"row 4: 27096 for {NPI_A}: invalid literal" in output
+    assert "row 5: 27096 for 123: NPI '123' is not 10 digits" in output
+
+
 def test_a_file_that_breaks_part_way_leaves_the_previous_import_intact(tmp_path):
     SpecialistFactory(npi=NPI_A)
     run(cms_file(tmp_path, [cms_row(NPI_A, "27279")]))
