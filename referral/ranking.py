@@ -462,9 +462,10 @@ def static_results(candidate: Candidate, today: datetime.date, experience=None) 
     }
 
 
-def static_parts(candidate: Candidate, today: datetime.date) -> dict[str, float]:
+def static_parts(candidate: Candidate, today: datetime.date, results=None) -> dict[str, float]:
     """Return {criterion: part-score} for every criterion except distance (what the search index stores)."""
-    return {criterion: clamp(score) for criterion, (score, _reason) in static_results(candidate, today).items()}
+    results = results or static_results(candidate, today)
+    return {criterion: clamp(score) for criterion, (score, _reason) in results.items()}
 
 
 def static_sum(scores: dict[str, float], weights: dict[str, float]) -> float:

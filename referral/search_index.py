@@ -47,7 +47,7 @@ def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
     candidate = candidate_from_specialist(specialist, 0.0)
     experience = ranking.assess_experience(candidate.volumes, today)
     results = ranking.static_results(candidate, today, experience)
-    parts = {criterion: ranking.clamp(score) for criterion, (score, _reason) in results.items()}
+    parts = ranking.static_parts(candidate, today, results)
     explanation = {
         "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
         "facts": ranking.key_facts(candidate, today=today, experience=experience),

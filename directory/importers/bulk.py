@@ -156,23 +156,7 @@ def upsert_rows(model, names: list[str], rows: list[tuple], *, unique_fields: li
     updates = [connection.ops.quote_name(opts.get_field(name).column) for name in update_fields]
     with connection.cursor() as cursor:
         if _is_postgresql():
-            from psycopg import sql
-
-            temp = _temp_table(cursor, model, fields)
-            _copy(cursor, temp, columns, _tuples(rows, converters, constants))
-            cursor.execute(
-                sql.SQL(
-                    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "
-                    "ON CONFLICT ({unique}) DO UPDATE SET {assignments}"
-                ).format(
-                    table=sql.Identifier(opts.db_table),
-                    columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    temp=sql.Identifier(temp),
-                    unique=sql.SQL(unique),
-                    assignments=sql.SQL(", ".join(f"{name} = EXCLUDED.{name}" for name in updates)),
-                )
-            )
-            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
+            _copy_upsert(cursor, model, fields, _tuples(rows, converters, constants), unique_fields, update_fields)
         else:
             cursor.executemany(
                 f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({_quoted(columns)}) "
@@ -241,30 +225,36 @@ def upsert(model, objs: list, *, unique_fields: list[str], update_fields: list[s
             update_fields=update_fields,
         )
         return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    with connection.cursor() as cursor:
+        rows = (_prepared(fields, o, add=True) for o in objs)
+        _copy_upsert(cursor, model, fields, rows, unique_fields, update_fields)
+
+
+def _copy_upsert(cursor, model, fields, rows, unique_fields: list[str], update_fields: list[str]) -> None:
+    """PostgreSQL: COPY prepared rows of `fields` into a temporary table, then insert them into the model's
+    table, updating `update_fields` of rows that clash on `unique_fields`."""
     from psycopg import sql
 
     opts = model._meta
-    fields = [field for field in opts.concrete_fields if not field.primary_key]
-    columns = [sql.Identifier(field.column) for field in fields]
-    with connection.cursor() as cursor:
-        temp = _temp_table(cursor, model, fields)
-        _copy(cursor, temp, [f.column for f in fields], (_prepared(fields, o, add=True) for o in objs))
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "
-                "ON CONFLICT ({unique}) DO UPDATE SET {assignments}"
-            ).format(
-                table=sql.Identifier(opts.db_table),
-                columns=sql.SQL(", ").join(columns),
-                temp=sql.Identifier(temp),
-                unique=sql.SQL(", ").join(sql.Identifier(opts.get_field(n).column) for n in unique_fields),
-                assignments=sql.SQL(", ").join(
-                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(opts.get_field(n).column))
-                    for n in update_fields
-                ),
-            )
+    column = {name: sql.Identifier(opts.get_field(name).column) for name in [*unique_fields, *update_fields]}
+    temp = _temp_table(cursor, model, fields)
+    _copy(cursor, temp, [field.column for field in fields], rows)
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "
+            "ON CONFLICT ({unique}) DO UPDATE SET {assignments}"
+        ).format(
+            table=sql.Identifier(opts.db_table),
+            columns=sql.SQL(", ").join(sql.Identifier(field.column) for field in fields),
+            temp=sql.Identifier(temp),
+            unique=sql.SQL(", ").join(column[name] for name in unique_fields),
+            assignments=sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(column[name]) for name in update_fields
+            ),
         )
-        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
+    )
+    cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
 
 
 def delete(queryset) -> int:
