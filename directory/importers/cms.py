@@ -11,13 +11,15 @@ import datetime
 import re
 import time
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as compute
 from django.db import transaction
 
 from directory.importers import bulk
-from directory.importers.streaming import ImportFileError, Rejections, open_csv
+from directory.importers.columnar import open_columns
+from directory.importers.streaming import ImportFileError, Rejections
 from directory.importers.stubs import (
     Identity,
     create_stubs,
@@ -58,7 +60,21 @@ COLUMNS = {
     "beneficiaries": ("Tot_Benes",),
     "services": ("Tot_Srvcs",),
 }
-IDENTITY_COLUMNS = ("last_name", "first_name", "middle_name", "credentials", "street1", "street2", "city", "state")
+# What a row says about its provider, in the order identity_from_row() and year_record() unpack it.
+IDENTITY_COLUMNS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "credentials",
+    "street1",
+    "street2",
+    "city",
+    "state",
+    "zip",
+    "provider_type",
+)
+# Each provider's identity is kept as one string (tens of thousands of 10-tuples of strings cost ≈25 MB more).
+SEPARATOR = "\x1f"  # ASCII unit separator: never part of a name or an address
 
 # NPIs not yet in the directory enter the review queue only for SI-joint work, not for lumbar fusion alone.
 STUB_PROCEDURES = {Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION}
@@ -76,6 +92,8 @@ SPECIALTY_BY_PROVIDER_TYPE = {
 PROCEDURE_ORDER = {procedure: position for position, procedure in enumerate(Procedure)}
 MEDICARE_NOTE = "Medicare fee-for-service (Part B) only; codes {codes}"
 FIRST_DATA_YEAR = 2013  # the first year CMS published this file
+WRITE_CHUNK = 2000  # providers written at a time: bounds the memory of the write, whatever the file
+KEPT_CODES = pa.array(sorted(PROCEDURE_BY_CODE), type=pa.string())
 
 
 def infer_year(path) -> int | None:
@@ -148,50 +166,61 @@ def import_cms(path, *, year: int | None = None, atomic: bool = False, progress:
 
 
 def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool | None):
-    """Stream the file; return {(npi, procedure): [services, beneficiaries, codes]} and {npi: identity row}.
+    """Stream the file; return {(npi, procedure): [services, beneficiaries, codes]} and {npi: packed identity}.
 
-    Memory grows with the number of providers doing these procedures (tens of thousands), not with the file.
+    Arrow picks the rows of the kept codes in each batch; only those (≈2% of a national file) become Python
+    values. Memory grows with the number of providers doing these procedures (tens of thousands), not the file.
     """
     totals: dict[tuple[str, str], list] = {}
-    identities: dict[str, tuple] = {}
-    with open_csv(path, description=f"CMS {result.year}", progress=progress) as stream:
-        col = stream.columns(COLUMNS)
-        width, i_code, i_entity = stream.width, col["code"], col["entity"]
-        i_npi, i_services, i_benes = col["npi"], col["services"], col["beneficiaries"]
-        identity_of = itemgetter(*(col[name] for name in (*IDENTITY_COLUMNS, "zip", "provider_type")))
-        for number, row in stream.rows():
-            if len(row) != width:  # checked on every row: a short row would shift the columns we read
-                if row:
-                    reject(result, number, f"{len(row)} fields, expected {width}", atomic)
+    identities: dict[str, str] = {}
+    with open_columns(path, COLUMNS, description=f"CMS {result.year}", progress=progress) as stream:
+        for first, columns in stream.batches():
+            for number, reason in stream.malformed():
+                reject(result, number, reason, atomic)
+            kept = compute.indices_nonzero(compute.is_in(columns["code"], value_set=KEPT_CODES))
+            if not len(kept):
                 continue
-            procedure = PROCEDURE_BY_CODE.get(row[i_code])
-            if procedure is None:
-                continue
-            if row[i_entity] != "I":
-                result.organizations_skipped += 1
-                continue
-            npi = row[i_npi].strip()
-            try:
-                # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
-                if npi not in identities and (problem := npi_problem(npi)):
-                    raise ValueError(problem)
-                services = float(row[i_services].replace(",", ""))
-                beneficiaries = int(row[i_benes].replace(",", ""))
-                if services < 0 or beneficiaries < 0:
-                    raise ValueError("negative count")
-            except ValueError as error:
-                reject(result, number, f"{row[i_code]} for {npi}: {error}", atomic)
-                continue
-            result.rows_kept += 1
-            total = totals.get((npi, procedure))
-            if total is None:
-                totals[(npi, procedure)] = [services, beneficiaries, {row[i_code]}]
-            else:
-                total[0] += services
-                total[1] += beneficiaries
-                total[2].add(row[i_code])
-            if npi not in identities:
-                identities[npi] = identity_of(row)
+            values = {key: compute.take(column, kept).to_pylist() for key, column in columns.items()}
+            identity_columns = zip(*(values[name] for name in IDENTITY_COLUMNS), strict=True)
+            for index, code, entity, npi, services, beneficiaries, identity in zip(
+                kept.to_pylist(),
+                values["code"],
+                values["entity"],
+                values["npi"],
+                values["services"],
+                values["beneficiaries"],
+                identity_columns,
+                strict=True,
+            ):
+                if entity != "I":
+                    result.organizations_skipped += 1
+                    continue
+                npi = npi.strip()
+                try:
+                    # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
+                    if npi not in identities and (problem := npi_problem(npi)):
+                        raise ValueError(problem)
+                    services = float(services.replace(",", ""))
+                    beneficiaries = int(beneficiaries.replace(",", ""))
+                    if services < 0 or beneficiaries < 0:
+                        raise ValueError("negative count")
+                except ValueError as error:
+                    reject(result, stream.row_number(first + index), f"{code} for {npi}: {error}", atomic)
+                    continue
+                result.rows_kept += 1
+                procedure = PROCEDURE_BY_CODE[code]
+                total = totals.get((npi, procedure))
+                if total is None:
+                    totals[(npi, procedure)] = [services, beneficiaries, (code,)]
+                else:
+                    total[0] += services
+                    total[1] += beneficiaries
+                    if code not in total[2]:
+                        total[2] += (code,)
+                if npi not in identities:
+                    identities[npi] = SEPARATOR.join(value.replace(SEPARATOR, " ") for value in identity)
+        for number, reason in stream.malformed():
+            reject(result, number, reason, atomic)
         result.rows_read = stream.rows_read
     return totals, identities
 
@@ -202,8 +231,8 @@ def reject(result: CmsImportResult, row_number: int, reason: str, atomic: bool) 
     result.rejections.add(row_number, reason)
 
 
-def identity_from_row(npi: str, values: tuple) -> Identity:
-    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = values
+def identity_from_row(npi: str, packed: str) -> Identity:
+    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = packed.split(SEPARATOR)
     return Identity(
         npi=npi,
         first_name=tidy(first),
@@ -236,10 +265,11 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
     by_npi: dict[str, list] = {}
     for (npi, procedure), total in totals.items():
         by_npi.setdefault(npi, []).append((procedure, total))
+    totals.clear()  # by_npi holds the same totals: free the (npi, procedure) keys before writing
     npis = sorted(by_npi)
     result.providers = len(npis)
-    for start in range(0, len(npis), 5000):
-        chunk = npis[start : start + 5000]
+    for start in range(0, len(npis), WRITE_CHUNK):
+        chunk = npis[start : start + WRITE_CHUNK]
         existing = find_by_npi(chunk, "id", "review_status")
         new = [
             identity_from_row(npi, identities[npi])
@@ -281,9 +311,9 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
     specialists_touched(touched)
 
 
-def year_record(identity: tuple, procedures: list) -> dict:
+def year_record(packed: str, procedures: list) -> dict:
     """Return what the file said about one NPI for one year, for its SourceRecord."""
-    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = identity
+    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = packed.split(SEPARATOR)
     return {
         "name": " ".join(part for part in (first, middle, last) if part),
         "credentials": credentials,
@@ -299,8 +329,8 @@ def year_record(identity: tuple, procedures: list) -> dict:
 def merge_source_records(year_key: str, said: dict[int, dict | None]) -> None:
     """Set (or, for None, remove) one year in each specialist's CMS source record, keeping the other years."""
     ids = list(said)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
+    for start in range(0, len(ids), WRITE_CHUNK):
+        chunk = ids[start : start + WRITE_CHUNK]
         current = dict(
             SourceRecord.objects.filter(specialist_id__in=chunk, source=RecordSource.CMS_MEDICARE).values_list(
                 "specialist_id", "data"

@@ -44,20 +44,31 @@ class Rejections:
         return shown
 
 
-class CsvStream:
-    """The header of a CSV file and its data rows, advancing a byte progress bar."""
+def find_columns(header: list[str], required: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Map each key to the index of the first of its accepted header names (case-insensitive).
 
-    def __init__(self, text, raw, *, description: str, progress: bool | None):
-        self._reader = csv.reader(text)
+    Raise ImportFileError naming every missing column, so that a wrong file fails before any work.
+    """
+    index = {}
+    for position, name in enumerate(header):
+        index.setdefault(name.lower(), position)
+    found, missing = {}, []
+    for key, names in required.items():
+        position = next((index[name.lower()] for name in names if name.lower() in index), None)
+        if position is None:
+            missing.append(" or ".join(names))
+        else:
+            found[key] = position
+    if missing:
+        raise ImportFileError("Missing column(s): " + "; ".join(missing) + ". Is this the right file?")
+    return found
+
+
+class ByteProgress:
+    """A progress bar over the bytes of the file on disk (compressed or not), on stderr."""
+
+    def __init__(self, raw, *, description: str, progress: bool | None):
         self._raw = raw
-        try:
-            self.header = [name.strip() for name in next(self._reader)]
-        except StopIteration:
-            raise ImportFileError("The file is empty (no header row).") from None
-        except (csv.Error, UnicodeDecodeError, EOFError, OSError) as error:
-            raise ImportFileError(f"The header row cannot be read: {error}") from None
-        self.width = len(self.header)
-        self.rows_read = 0
         # disable=None: tqdm stays silent when stderr is not a terminal (cron, CI, pipes).
         self._bar = tqdm(
             total=os.fstat(raw.fileno()).st_size,
@@ -70,24 +81,32 @@ class CsvStream:
         )
         self._position = 0
 
-    def columns(self, required: dict[str, tuple[str, ...]]) -> dict[str, int]:
-        """Map each key to the index of the first of its accepted header names (case-insensitive).
+    def advance(self) -> None:
+        position = self._raw.tell()
+        self._bar.update(position - self._position)
+        self._position = position
 
-        Raise ImportFileError naming every missing column, so that a wrong file fails before any work.
-        """
-        index = {}
-        for position, name in enumerate(self.header):
-            index.setdefault(name.lower(), position)
-        found, missing = {}, []
-        for key, names in required.items():
-            position = next((index[name.lower()] for name in names if name.lower() in index), None)
-            if position is None:
-                missing.append(" or ".join(names))
-            else:
-                found[key] = position
-        if missing:
-            raise ImportFileError("Missing column(s): " + "; ".join(missing) + ". Is this the right file?")
-        return found
+    def close(self) -> None:
+        self._bar.close()
+
+
+class CsvStream:
+    """The header of a CSV file and its data rows, advancing a byte progress bar."""
+
+    def __init__(self, text, raw, *, description: str, progress: bool | None):
+        self._reader = csv.reader(text)
+        try:
+            self.header = [name.strip() for name in next(self._reader)]
+        except StopIteration:
+            raise ImportFileError("The file is empty (no header row).") from None
+        except (csv.Error, UnicodeDecodeError, EOFError, OSError) as error:
+            raise ImportFileError(f"The header row cannot be read: {error}") from None
+        self.width = len(self.header)
+        self.rows_read = 0
+        self._progress = ByteProgress(raw, description=description, progress=progress)
+
+    def columns(self, required: dict[str, tuple[str, ...]]) -> dict[str, int]:
+        return find_columns(self.header, required)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Yield (row number, row) for every data row; the header is row 1.
@@ -110,12 +129,10 @@ class CsvStream:
 
     def _advance(self, rows_read: int) -> None:
         self.rows_read = rows_read
-        position = self._raw.tell()
-        self._bar.update(position - self._position)
-        self._position = position
+        self._progress.advance()
 
     def close(self):
-        self._bar.close()
+        self._progress.close()
 
 
 def pick_zip_member(archive: zipfile.ZipFile, prefer: str | None) -> zipfile.ZipInfo:
@@ -134,8 +151,8 @@ def pick_zip_member(archive: zipfile.ZipFile, prefer: str | None) -> zipfile.Zip
 
 
 @contextlib.contextmanager
-def open_csv(path, *, description: str, progress: bool | None = None, zip_member: str | None = None):
-    """Open a .csv, .csv.gz or .zip file and yield a CsvStream over its rows (UTF-8; a BOM is dropped)."""
+def open_binary(path, *, zip_member: str | None = None):
+    """Open a .csv, .csv.gz or .zip file; yield (the file on disk, its CSV bytes after any UTF-8 BOM)."""
     path = Path(path)
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the ExitStack below
@@ -159,10 +176,19 @@ def open_csv(path, *, description: str, progress: bool | None = None, zip_member
                 binary.read(3)
         except (EOFError, OSError, zipfile.BadZipFile) as error:
             raise ImportFileError(f"The file is damaged or truncated at its start: {error}") from None
+        yield raw, binary
+
+
+@contextlib.contextmanager
+def open_csv(path, *, description: str, progress: bool | None = None, zip_member: str | None = None):
+    """Open a .csv, .csv.gz or .zip file and yield a CsvStream over its rows (UTF-8; a BOM is dropped)."""
+    with open_binary(path, zip_member=zip_member) as (raw, binary):
         buffered = io.BufferedReader(binary, READ_BUFFER)
-        text = stack.enter_context(io.TextIOWrapper(buffered, encoding="utf-8", newline=""))
-        # Decoding 64 KiB at a time instead of the default 8 KiB reads a multi-GB file with ≈10% less CPU.
-        text._CHUNK_SIZE = DECODE_CHUNK
-        stream = CsvStream(text, raw, description=description, progress=progress)
-        stack.callback(stream.close)
-        yield stream
+        with io.TextIOWrapper(buffered, encoding="utf-8", newline="") as text:
+            # Decoding 64 KiB at a time instead of the default 8 KiB reads a multi-GB file with ≈10% less CPU.
+            text._CHUNK_SIZE = DECODE_CHUNK
+            stream = CsvStream(text, raw, description=description, progress=progress)
+            try:
+                yield stream
+            finally:
+                stream.close()
