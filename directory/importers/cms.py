@@ -18,8 +18,7 @@ import pyarrow.compute as compute
 from django.db import transaction
 
 from directory.importers import bulk
-from directory.importers.columnar import open_columns
-from directory.importers.streaming import ImportFileError, Rejections
+from directory.importers.streaming import ImportFileError, Rejections, open_columns
 from directory.importers.stubs import (
     Identity,
     create_stubs,

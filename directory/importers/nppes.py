@@ -6,15 +6,18 @@ unpublish profiles whose NPI has been deactivated.
 """
 
 import datetime
+import functools
 import time
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+import pyarrow as pa
+import pyarrow.compute as compute
 from django.db import transaction
 from django.db.models import Count
 
 from directory.importers import bulk
-from directory.importers.streaming import ImportFileError, Rejections, open_csv
+from directory.importers.streaming import ImportFileError, Rejections, open_columns
 from directory.importers.stubs import (
     IDENTITY_FIELDS,
     PRACTICE_FIELDS,
@@ -61,6 +64,7 @@ TAXONOMIES = {
     "2085R0204X": Taxonomy("Vascular & Interventional Radiology", Specialty.INTERVENTIONAL_RADIOLOGY),
 }
 RELEVANT_TAXONOMIES = frozenset(TAXONOMIES)
+RELEVANT = pa.array(sorted(TAXONOMIES), type=pa.string())
 
 SLOTS = range(1, 16)
 COLUMNS = {
@@ -151,29 +155,42 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
     with (
         transaction.atomic(),
         batch_changes(),
-        open_csv(path, description="NPPES", progress=progress, zip_member="npidata") as stream,
+        open_columns(path, COLUMNS, description="NPPES", progress=progress, zip_member="npidata") as stream,
     ):
-        col = stream.columns(COLUMNS)
-        width, i_entity = stream.width, col["entity"]
-        i_deactivated, i_reactivated = col["deactivated"], col["reactivated"]
+        col = {key: position for position, key in enumerate(COLUMNS)}  # rows below hold COLUMNS, in this order
+        i_entity, i_deactivated, i_reactivated = col["entity"], col["deactivated"], col["reactivated"]
         taxonomies_of = itemgetter(*(col[f"taxonomy_{n}"] for n in SLOTS))
         kept, deactivated = [], []
-        for number, row in stream.rows():
-            if len(row) != width:
-                if row:
-                    reject(result, number, f"{len(row)} fields, expected {width}", atomic)
+        for first, columns in stream.batches():
+            for number, reason in stream.malformed():
+                reject(result, number, reason, atomic)
+            # Arrow narrows each batch to the rows that may matter; the checks below decide, row by row.
+            relevant = functools.reduce(
+                compute.or_, (compute.is_in(columns[f"taxonomy_{n}"], value_set=RELEVANT) for n in SLOTS)
+            )
+            candidates = compute.indices_nonzero(
+                compute.or_(
+                    compute.not_equal(columns["deactivated"], ""),
+                    compute.and_(compute.equal(columns["entity"], "1"), relevant),
+                )
+            )
+            if not len(candidates):
                 continue
-            # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
-            if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
-                deactivated.append((number, row))
-                if len(deactivated) >= batch_rows:
-                    apply_deactivations(deactivated, col, result, atomic)
-                    deactivated = []
-            elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
-                kept.append((number, row))
-                if len(kept) >= batch_rows:
-                    apply_providers(kept, col, result, atomic)
-                    kept = []
+            values = [compute.take(columns[key], candidates).to_pylist() for key in COLUMNS]
+            for index, row in zip(candidates.to_pylist(), zip(*values, strict=True), strict=True):
+                # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
+                if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
+                    deactivated.append((stream.row_number(first + index), row))
+                    if len(deactivated) >= batch_rows:
+                        apply_deactivations(deactivated, col, result, atomic)
+                        deactivated = []
+                elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
+                    kept.append((stream.row_number(first + index), row))
+                    if len(kept) >= batch_rows:
+                        apply_providers(kept, col, result, atomic)
+                        kept = []
+        for number, reason in stream.malformed():
+            reject(result, number, reason, atomic)
         apply_providers(kept, col, result, atomic)
         apply_deactivations(deactivated, col, result, atomic)
         result.rows_read = stream.rows_read

@@ -1,23 +1,30 @@
-"""Read very large public CSV files (.csv, .csv.gz or .zip) row by row, with byte progress on stderr."""
+"""Read very large public CSV files (.csv, .csv.gz or .zip) in batches of a few columns, with byte progress on stderr.
+
+The national CMS and NPPES files hold millions of rows of which an import keeps about 2%. Arrow's CSV parser
+(C++) reads them about four times as fast as csv.reader on one core; importers pick their rows with Arrow
+compute functions, and only those rows become Python values. Rows keep csv.reader's numbering (the header is
+row 1; every record counts, blank ones too) so that rejections name the row a curator can find in the file.
+"""
 
 import codecs
 import contextlib
 import csv
 import gzip
-import io
 import os
 import re
 import sys
 import zipfile
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as arrow_csv
 from tqdm import tqdm
 
-PROGRESS_EVERY = 0x3FFF  # move the progress bar every 16,384 rows
-READ_BUFFER = 1 << 20
-DECODE_CHUNK = 1 << 16
+BLOCK_SIZE = 1 << 20  # bytes per batch (≈3,500 CMS rows); 4 MiB was no faster and held 130 MB more memory
 MAX_REPORTED_REJECTIONS = 20
 
 
@@ -38,7 +45,7 @@ class Rejections:
             self.examples.append((row_number, reason))
 
     def lines(self) -> list[str]:
-        shown = [f"  row {number}: {reason}" for number, reason in self.examples]
+        shown = [f"  row {number}: {reason}" for number, reason in sorted(self.examples)]  # batches report late
         if self.count > len(self.examples):
             shown.append(f"  … and {self.count - len(self.examples):,} more")
         return shown
@@ -90,49 +97,84 @@ class ByteProgress:
         self._bar.close()
 
 
-class CsvStream:
-    """The header of a CSV file and its data rows, advancing a byte progress bar."""
+class ColumnStream:
+    """The header of a CSV file and, batch by batch, the string values of the columns an importer asked for."""
 
-    def __init__(self, text, raw, *, description: str, progress: bool | None):
-        self._reader = csv.reader(text)
+    def __init__(self, binary, raw, required: dict[str, tuple[str, ...]], *, description: str, progress):
         try:
-            self.header = [name.strip() for name in next(self._reader)]
-        except StopIteration:
-            raise ImportFileError("The file is empty (no header row).") from None
-        except (csv.Error, UnicodeDecodeError, EOFError, OSError) as error:
+            line = binary.readline()
+            header = next(csv.reader([line.decode("utf-8")]), None)
+        except (csv.Error, UnicodeDecodeError, EOFError, OSError, zipfile.BadZipFile) as error:
             raise ImportFileError(f"The header row cannot be read: {error}") from None
+        if not header:
+            raise ImportFileError("The file is empty (no header row).")
+        self.header = [name.strip() for name in header]
         self.width = len(self.header)
+        self.columns = find_columns(self.header, required)
         self.rows_read = 0
+        self._binary = binary
+        self._parsed = 0  # rows Arrow handed over (every row that had the header's number of fields)
+        self._malformed = array("q")  # row numbers of the others, ascending, for row_number()
+        self._new_malformed: list[tuple[int, str]] = []
         self._progress = ByteProgress(raw, description=description, progress=progress)
 
-    def columns(self, required: dict[str, tuple[str, ...]]) -> dict[str, int]:
-        return find_columns(self.header, required)
+    def batches(self) -> Iterator[tuple[int, dict[str, pa.Array]]]:
+        """Yield (index of the batch's first row among the parsed rows, {key: string array}) for each batch.
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield (row number, row) for every data row; the header is row 1.
-
-        Rows are handed over one at a time (not in lists) because that is what keeps csv.reader fast.
+        Rows with another number of fields than the header are left out; malformed() lists them after each batch.
         """
-        number = 1
+        names = {key: str(position) for key, position in self.columns.items()}
+        wanted = sorted(set(names.values()), key=int)
         try:
-            for number, row in enumerate(self._reader, start=2):  # noqa: B007 - `number` is read after the loop
-                yield number, row
-                if not number & PROGRESS_EVERY:
-                    self._advance(number - 1)
-        except csv.Error as error:
-            raise ImportFileError(f"Row {number + 1} is not valid CSV: {error}") from None
-        except UnicodeDecodeError as error:
-            raise ImportFileError(f"The file is not UTF-8 text near row {number + 1}: {error}") from None
+            reader = arrow_csv.open_csv(
+                self._binary,
+                read_options=arrow_csv.ReadOptions(
+                    column_names=[str(position) for position in range(self.width)],
+                    block_size=BLOCK_SIZE,
+                    use_threads=False,  # one core: the database and the other import steps use the other
+                ),
+                parse_options=arrow_csv.ParseOptions(
+                    newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=self._invalid_row
+                ),
+                # Every value stays text, exactly as in the file ("" stays "", never null).
+                convert_options=arrow_csv.ConvertOptions(
+                    include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string())
+                ),
+            )
+            for batch in reader:
+                first = self._parsed
+                self._parsed += batch.num_rows
+                self.rows_read = self._parsed + len(self._malformed)
+                self._progress.advance()
+                yield first, {key: batch.column(name) for key, name in names.items()}
+        except pa.ArrowInvalid as error:
+            if "UTF8" in str(error):
+                raise ImportFileError(f"The file is not UTF-8 text near row {self.rows_read + 2}: {error}") from None
+            raise ImportFileError(f"Row {self.rows_read + 2} or one soon after is not valid CSV: {error}") from None
         except (EOFError, zipfile.BadZipFile, OSError) as error:
-            raise ImportFileError(f"The file is damaged or truncated near row {number + 1}: {error}") from None
-        self._advance(number - 1)
+            raise ImportFileError(f"The file is damaged or truncated near row {self.rows_read + 2}: {error}") from None
 
-    def _advance(self, rows_read: int) -> None:
-        self.rows_read = rows_read
-        self._progress.advance()
+    def _invalid_row(self, row) -> str:
+        number = row.number + 1  # Arrow counts the first data row as 1; the header is row 1 here
+        self._malformed.append(number)
+        self._new_malformed.append((number, f"{row.actual_columns} fields, expected {row.expected_columns}"))
+        return "skip"
 
-    def close(self):
+    def malformed(self) -> list[tuple[int, str]]:
+        """Return (row number, reason) for the rows left out since the last call."""
+        found, self._new_malformed = self._new_malformed, []
+        return found
+
+    def row_number(self, index: int) -> int:
+        """Return the file row number of the parsed row at `index` (counting the malformed rows before it)."""
+        number, skipped = index + 2, 0
+        while (before := bisect_right(self._malformed, number + skipped)) != skipped:
+            skipped = before
+        return number + skipped
+
+    def close(self) -> None:
         self._progress.close()
+        pa.default_memory_pool().release_unused()  # give the batches' memory back before the database writes
 
 
 def pick_zip_member(archive: zipfile.ZipFile, prefer: str | None) -> zipfile.ZipInfo:
@@ -180,15 +222,16 @@ def open_binary(path, *, zip_member: str | None = None):
 
 
 @contextlib.contextmanager
-def open_csv(path, *, description: str, progress: bool | None = None, zip_member: str | None = None):
-    """Open a .csv, .csv.gz or .zip file and yield a CsvStream over its rows (UTF-8; a BOM is dropped)."""
+def open_columns(
+    path, required: dict[str, tuple[str, ...]], *, description: str, progress: bool | None = None, zip_member=None
+):
+    """Open a .csv, .csv.gz or .zip file and yield a ColumnStream over the `required` columns (UTF-8).
+
+    In a ZIP archive the largest CSV member is read (matching `zip_member`, a regular expression, when given).
+    """
     with open_binary(path, zip_member=zip_member) as (raw, binary):
-        buffered = io.BufferedReader(binary, READ_BUFFER)
-        with io.TextIOWrapper(buffered, encoding="utf-8", newline="") as text:
-            # Decoding 64 KiB at a time instead of the default 8 KiB reads a multi-GB file with ≈10% less CPU.
-            text._CHUNK_SIZE = DECODE_CHUNK
-            stream = CsvStream(text, raw, description=description, progress=progress)
-            try:
-                yield stream
-            finally:
-                stream.close()
+        stream = ColumnStream(binary, raw, required, description=description, progress=progress)
+        try:
+            yield stream
+        finally:
+            stream.close()

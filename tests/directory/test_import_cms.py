@@ -1,10 +1,7 @@
 import csv
 import datetime
 import gzip
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -302,24 +299,6 @@ def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(tmp_path, capsys
 
     import_cms(path, progress=True)  # forced on, as on a terminal
     assert "CMS 2024: 100%" in capsys.readouterr().err
-
-
-def test_reading_in_a_non_interactive_process_does_not_break(tmp_path):
-    path = cms_file(tmp_path, [cms_row(NPI_A, "27279")] * 3, name="cms.csv.gz")
-    script = (
-        "import sys; from directory.importers.streaming import open_csv\n"
-        "with open_csv(sys.argv[1], description='CMS') as stream:\n"
-        "    print(sum(1 for _ in stream.rows()))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(path)],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=True,
-    )
-    assert (done.stdout, done.stderr) == ("3\n", "")
 
 
 def test_gzip_text_is_read_as_utf8_with_a_bom(tmp_path):

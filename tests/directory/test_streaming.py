@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.public_files import write_csv
-from directory.importers import columnar
-from directory.importers.columnar import open_columns
-from directory.importers.streaming import ImportFileError
+from directory.importers import streaming
+from directory.importers.streaming import ImportFileError, open_columns
 
 WANTED = {"code": ("Code",), "name": ("Name",)}
 
@@ -52,7 +51,7 @@ def test_rows_with_another_number_of_fields_are_left_out_and_numbered(tmp_path):
 
 
 def test_row_numbers_stay_right_across_many_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(columnar, "BLOCK_SIZE", 1 << 12)  # a few dozen rows per batch
+    monkeypatch.setattr(streaming, "BLOCK_SIZE", 1 << 12)  # a few dozen rows per batch
     rows = [[f"c{n}", str(n)] if n % 97 else [f"c{n}"] for n in range(5000)]
     path = write_csv(tmp_path / "f.csv", ["Code", "Name"], rows)
 
@@ -111,7 +110,7 @@ def test_reading_in_a_non_interactive_process_prints_nothing(tmp_path):
     path = tmp_path / "f.csv.gz"
     path.write_bytes(gzip.compress(text.getvalue().encode()))
     script = (
-        "import sys; from directory.importers.columnar import open_columns\n"
+        "import sys; from directory.importers.streaming import open_columns\n"
         "with open_columns(sys.argv[1], {'code': ('Code',)}, description='CMS') as stream:\n"
         "    print(sum(len(columns['code']) for _, columns in stream.batches()))\n"
     )
