@@ -25,6 +25,7 @@ import pyarrow.csv as arrow_csv
 from tqdm import tqdm
 
 BLOCK_SIZE = 1 << 20  # bytes per batch (≈3,500 CMS rows); 4 MiB was no faster and held 130 MB more memory
+MAX_HEADER = 1 << 20
 MAX_REPORTED_REJECTIONS = 20
 
 
@@ -102,7 +103,9 @@ class ColumnStream:
 
     def __init__(self, binary, raw, required: dict[str, tuple[str, ...]], *, description: str, progress):
         try:
-            line = binary.readline()
+            line = binary.readline(MAX_HEADER)
+            if len(line) == MAX_HEADER and not line.endswith(b"\n"):
+                raise ImportFileError("The first line is over 1 MiB long: is this a CSV file with line breaks?")
             header = next(csv.reader([line.decode("utf-8")]), None)
         except (csv.Error, UnicodeDecodeError, EOFError, OSError, zipfile.BadZipFile) as error:
             raise ImportFileError(f"The header row cannot be read: {error}") from None

@@ -38,6 +38,13 @@ def test_reads_the_asked_columns_as_text_with_csv_row_numbers(tmp_path):
     assert (malformed, rows_read) == ([], 4)
 
 
+def test_reads_windows_line_endings(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"Code,Name\r\n27279,Jane\r\n27096,Lee\r\n")
+
+    assert read(path) == ([(2, "27279", "Jane"), (3, "27096", "Lee")], [], 2)
+
+
 def test_rows_with_another_number_of_fields_are_left_out_and_numbered(tmp_path):
     lines = ["Code,Name,Extra", "a,1,x", "b,2", "c,3,x", "d,4,x,y", "e,5,x"]
     path = tmp_path / "f.csv"
@@ -86,6 +93,7 @@ def test_a_bom_before_the_header_is_skipped(tmp_path):
         (b"Code,Name\n27279,Jos\xe9\n", "not UTF-8 text near row 2"),
         (b"Cod\xe9,Name\n", "The header row cannot be read"),
         (b"Other,Name\n1,2\n", r"Missing column\(s\): Code"),
+        (b"Code,Name" + b",x" * (1 << 20), "over 1 MiB long"),  # not a CSV file: no line break to stop at
     ],
 )
 def test_unreadable_files_raise_import_file_error(tmp_path, content, message):
