@@ -157,6 +157,7 @@ class ProcedureVolumeInline(admin.TabularInline):
 
 @admin.register(Specialist)
 class SpecialistAdmin(SimpleHistoryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # "example.org" → https://example.org
     list_display = [
         "name",
         "npi",

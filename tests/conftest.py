@@ -1,5 +1,6 @@
 import os
 import shutil
+import threading
 
 import pytest
 
@@ -29,9 +30,10 @@ def curator_client(client, curator):
     return client
 
 
-@pytest.fixture(scope="session")
-def browser_driver():
-    """A headless Chromium driven by Selenium (Debian packages chromium + chromium-driver)."""
+@pytest.fixture
+def browser(live_server):
+    """A headless Chromium driven by Selenium (Debian packages chromium + chromium-driver), with
+    `browser.url(path)` for the live server."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         message = "headless Chromium is not installed (apt-get install chromium chromium-driver)"
         if os.environ.get("CI"):
@@ -56,18 +58,14 @@ def browser_driver():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(3)
+    driver.url = lambda path: f"{live_server.url}{path}"
     yield driver
+    # One browser per test: quitting closes its kept-alive connections, so the live server's request threads end
+    # here, while the test's database is still theirs (on SQLite they share it), not during a later test.
     driver.quit()
-
-
-@pytest.fixture
-def browser(browser_driver, live_server):
-    """The shared browser with cookies cleared, plus `browser.url(path)` for the live server."""
-    browser_driver.delete_all_cookies()
-    browser_driver.url = lambda path: f"{live_server.url}{path}"
-    yield browser_driver
-    # Leave the live server before it stops, so no kept-alive request thread outlives the test's database.
-    browser_driver.get("about:blank")
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=10)
 
 
 def pytest_sessionfinish(session, exitstatus):

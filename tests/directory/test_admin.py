@@ -102,6 +102,16 @@ def test_curator_opens_and_edits_a_profile(curator_client, curator):
     assert (latest.history_user, latest.credentials) == (curator, "MD, PhD")  # change history: who, what, when
 
 
+def test_a_website_typed_without_a_scheme_is_saved_as_https(curator_client):
+    specialist = SpecialistFactory()
+
+    response = curator_client.post(change_url(specialist), specialist_form_data(specialist, website="example.org/dr"))
+
+    assert response.status_code == 302
+    specialist.refresh_from_db()
+    assert specialist.website == "https://example.org/dr"
+
+
 @pytest.mark.parametrize("model", ["user", "group"])
 def test_curator_cannot_view_or_edit_users_or_groups(curator_client, curator, model):
     other = UserFactory() if model == "user" else Group.objects.get(name="Curators")
