@@ -167,59 +167,46 @@ def import_cms(path, *, year: int | None = None, atomic: bool = False, progress:
 def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool | None):
     """Stream the file; return {(npi, procedure): [services, beneficiaries, codes]} and {npi: packed identity}.
 
-    Arrow picks the rows of the kept codes in each batch; only those (≈2% of a national file) become Python
-    values. Memory grows with the number of providers doing these procedures (tens of thousands), not the file.
+    Arrow picks the rows of the kept codes; only those (≈2% of a national file) become Python values. Memory
+    grows with the number of providers doing these procedures (tens of thousands), not with the file.
     """
     totals: dict[tuple[str, str], list] = {}
     identities: dict[str, str] = {}
+    keys = ("code", "entity", "npi", "services", "beneficiaries", *IDENTITY_COLUMNS)
     with open_columns(path, COLUMNS, description=f"CMS {result.year}", progress=progress) as stream:
-        for first, columns in stream.batches():
-            for number, reason in stream.malformed():
-                reject(result, number, reason, atomic)
-            kept = compute.indices_nonzero(compute.is_in(columns["code"], value_set=KEPT_CODES))
-            if not len(kept):
+        for number, row in stream.rows(
+            keys,
+            where=lambda columns: compute.is_in(columns["code"], value_set=KEPT_CODES),
+            on_malformed=lambda number, reason: reject(result, number, reason, atomic),
+        ):
+            code, entity, npi, services, beneficiaries = row[:5]
+            if entity != "I":
+                result.organizations_skipped += 1
                 continue
-            values = {key: compute.take(column, kept).to_pylist() for key, column in columns.items()}
-            identity_columns = zip(*(values[name] for name in IDENTITY_COLUMNS), strict=True)
-            for index, code, entity, npi, services, beneficiaries, identity in zip(
-                kept.to_pylist(),
-                values["code"],
-                values["entity"],
-                values["npi"],
-                values["services"],
-                values["beneficiaries"],
-                identity_columns,
-                strict=True,
-            ):
-                if entity != "I":
-                    result.organizations_skipped += 1
-                    continue
-                npi = npi.strip()
-                try:
-                    # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
-                    if npi not in identities and (problem := npi_problem(npi)):
-                        raise ValueError(problem)
-                    services = float(services.replace(",", ""))
-                    beneficiaries = int(beneficiaries.replace(",", ""))
-                    if services < 0 or beneficiaries < 0:
-                        raise ValueError("negative count")
-                except ValueError as error:
-                    reject(result, stream.row_number(first + index), f"{code} for {npi}: {error}", atomic)
-                    continue
-                result.rows_kept += 1
-                procedure = PROCEDURE_BY_CODE[code]
-                total = totals.get((npi, procedure))
-                if total is None:
-                    totals[(npi, procedure)] = [services, beneficiaries, (code,)]
-                else:
-                    total[0] += services
-                    total[1] += beneficiaries
-                    if code not in total[2]:
-                        total[2] += (code,)
-                if npi not in identities:
-                    identities[npi] = SEPARATOR.join(value.replace(SEPARATOR, " ") for value in identity)
-        for number, reason in stream.malformed():
-            reject(result, number, reason, atomic)
+            npi = npi.strip()
+            try:
+                # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
+                if npi not in identities and (problem := npi_problem(npi)):
+                    raise ValueError(problem)
+                services = float(services.replace(",", ""))
+                beneficiaries = int(beneficiaries.replace(",", ""))
+                if services < 0 or beneficiaries < 0:
+                    raise ValueError("negative count")
+            except ValueError as error:
+                reject(result, number, f"{code} for {npi}: {error}", atomic)
+                continue
+            result.rows_kept += 1
+            procedure = PROCEDURE_BY_CODE[code]
+            total = totals.get((npi, procedure))
+            if total is None:
+                totals[(npi, procedure)] = [services, beneficiaries, (code,)]
+            else:
+                total[0] += services
+                total[1] += beneficiaries
+                if code not in total[2]:
+                    total[2] += (code,)
+            if npi not in identities:
+                identities[npi] = SEPARATOR.join(value.replace(SEPARATOR, " ") for value in row[5:])
         result.rows_read = stream.rows_read
     return totals, identities
 

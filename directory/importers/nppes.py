@@ -161,41 +161,38 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
         i_entity, i_deactivated, i_reactivated = col["entity"], col["deactivated"], col["reactivated"]
         taxonomies_of = itemgetter(*(col[f"taxonomy_{n}"] for n in SLOTS))
         kept, deactivated = [], []
-        for first, columns in stream.batches():
-            for number, reason in stream.malformed():
-                reject(result, number, reason, atomic)
-            # Arrow narrows each batch to the rows that may matter; the checks below decide, row by row.
-            relevant = functools.reduce(
-                compute.or_, (compute.is_in(columns[f"taxonomy_{n}"], value_set=RELEVANT) for n in SLOTS)
-            )
-            candidates = compute.indices_nonzero(
-                compute.or_(
-                    compute.not_equal(columns["deactivated"], ""),
-                    compute.and_(compute.equal(columns["entity"], "1"), relevant),
-                )
-            )
-            if not len(candidates):
-                continue
-            values = [compute.take(columns[key], candidates).to_pylist() for key in COLUMNS]
-            for index, row in zip(candidates.to_pylist(), zip(*values, strict=True), strict=True):
-                # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
-                if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
-                    deactivated.append((stream.row_number(first + index), row))
-                    if len(deactivated) >= batch_rows:
-                        apply_deactivations(deactivated, col, result, atomic)
-                        deactivated = []
-                elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
-                    kept.append((stream.row_number(first + index), row))
-                    if len(kept) >= batch_rows:
-                        apply_providers(kept, col, result, atomic)
-                        kept = []
-        for number, reason in stream.malformed():
-            reject(result, number, reason, atomic)
+        for number, row in stream.rows(
+            tuple(COLUMNS),
+            where=maybe_relevant,
+            on_malformed=lambda number, reason: reject(result, number, reason, atomic),
+        ):
+            # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
+            if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
+                deactivated.append((number, row))
+                if len(deactivated) >= batch_rows:
+                    apply_deactivations(deactivated, col, result, atomic)
+                    deactivated = []
+            elif row[i_entity] == "1" and not RELEVANT_TAXONOMIES.isdisjoint(taxonomies_of(row)):
+                kept.append((number, row))
+                if len(kept) >= batch_rows:
+                    apply_providers(kept, col, result, atomic)
+                    kept = []
         apply_providers(kept, col, result, atomic)
         apply_deactivations(deactivated, col, result, atomic)
         result.rows_read = stream.rows_read
     result.seconds = time.perf_counter() - started
     return result
+
+
+def maybe_relevant(columns: dict):
+    """Arrow's pre-selection of a batch: rows with a deactivation date, or individuals with a relevant taxonomy in
+    any slot. The row-by-row checks in import_nppes() decide."""
+    relevant = functools.reduce(
+        compute.or_, (compute.is_in(columns[f"taxonomy_{n}"], value_set=RELEVANT) for n in SLOTS)
+    )
+    return compute.or_(
+        compute.not_equal(columns["deactivated"], ""), compute.and_(compute.equal(columns["entity"], "1"), relevant)
+    )
 
 
 def reject(result: NppesImportResult, row_number: int, reason: str, atomic: bool) -> None:

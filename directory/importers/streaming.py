@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as compute
 import pyarrow.csv as arrow_csv
 from tqdm import tqdm
 
@@ -117,15 +118,34 @@ class ColumnStream:
         self.rows_read = 0
         self._binary = binary
         self._parsed = 0  # rows Arrow handed over (every row that had the header's number of fields)
-        self._malformed = array("q")  # row numbers of the others, ascending, for row_number()
+        self._malformed = array("q")  # row numbers of the others, ascending, for _row_number()
         self._new_malformed: list[tuple[int, str]] = []
         self._progress = ByteProgress(raw, description=description, progress=progress)
 
-    def batches(self) -> Iterator[tuple[int, dict[str, pa.Array]]]:
-        """Yield (index of the batch's first row among the parsed rows, {key: string array}) for each batch.
+    def rows(self, keys, *, where=None, on_malformed) -> Iterator[tuple[int, tuple]]:
+        """Yield (row number, values of `keys`) for each row where `where` holds, in file order.
 
-        Rows with another number of fields than the header are left out; malformed() lists them after each batch.
+        `where` takes a batch's {key: Arrow string array} and returns an Arrow boolean array (None: every row); the
+        rows it leaves out never become Python values. Rows with another number of fields than the header are
+        passed to on_malformed(row number, reason), batch by batch, before that batch's rows.
         """
+        for first, columns in self._batches():
+            for number, reason in self._take_malformed():
+                on_malformed(number, reason)
+            if where is None:
+                picked = range(len(columns[keys[0]]))
+                values = [columns[key].to_pylist() for key in keys]
+            else:
+                indices = compute.indices_nonzero(where(columns))
+                picked = indices.to_pylist()
+                values = [compute.take(columns[key], indices).to_pylist() for key in keys]
+            for index, row in zip(picked, zip(*values, strict=True), strict=True):
+                yield self._row_number(first + index), row
+        for number, reason in self._take_malformed():
+            on_malformed(number, reason)
+
+    def _batches(self) -> Iterator[tuple[int, dict[str, pa.Array]]]:
+        """Yield (index of the batch's first row among the parsed rows, {key: string array}) for each batch."""
         names = {key: str(position) for key, position in self.columns.items()}
         wanted = sorted(set(names.values()), key=int)
         try:
@@ -163,12 +183,12 @@ class ColumnStream:
         self._new_malformed.append((number, f"{row.actual_columns} fields, expected {row.expected_columns}"))
         return "skip"
 
-    def malformed(self) -> list[tuple[int, str]]:
+    def _take_malformed(self) -> list[tuple[int, str]]:
         """Return (row number, reason) for the rows left out since the last call."""
         found, self._new_malformed = self._new_malformed, []
         return found
 
-    def row_number(self, index: int) -> int:
+    def _row_number(self, index: int) -> int:
         """Return the file row number of the parsed row at `index` (counting the malformed rows before it)."""
         number, skipped = index + 2, 0
         while (before := bisect_right(self._malformed, number + skipped)) != skipped:

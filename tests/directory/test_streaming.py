@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from bench.public_files import write_csv
@@ -16,14 +17,14 @@ WANTED = {"code": ("Code",), "name": ("Name",)}
 
 def read(path, required=WANTED, **options) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]], int]:
     """Return ([(file row number, code, name)], [(row number, reason) left out], rows read)."""
-    rows, malformed = [], []
+    malformed = []
     with open_columns(path, required, description="test", **options) as stream:
-        for first, columns in stream.batches():
-            malformed += stream.malformed()
-            values = zip(columns["code"].to_pylist(), columns["name"].to_pylist(), strict=True)
-            for offset, (code, name) in enumerate(values):
-                rows.append((stream.row_number(first + offset), code, name))
-        malformed += stream.malformed()
+        rows = [
+            (number, code, name)
+            for number, (code, name) in stream.rows(
+                ("code", "name"), on_malformed=lambda number, reason: malformed.append((number, reason))
+            )
+        ]
     return rows, malformed, stream.rows_read
 
 
@@ -68,6 +69,23 @@ def test_row_numbers_stay_right_across_many_batches(tmp_path, monkeypatch):
     assert all(code == f"c{number - 2}" for number, code, _ in read_rows)
     assert [number for number, _ in malformed] == [n + 2 for n in range(0, 5000, 97)]
     assert rows_read == 5000
+
+
+def test_where_picks_rows_in_arrow_and_keeps_their_file_row_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(streaming, "BLOCK_SIZE", 1 << 12)
+    rows = [["27279" if n % 10 == 0 else "99213", str(n)] if n % 97 else ["short"] for n in range(3000)]
+    path = write_csv(tmp_path / "f.csv", ["Code", "Name"], rows)
+
+    with open_columns(path, WANTED, description="test") as stream:
+        picked = list(
+            stream.rows(
+                ("name",),
+                where=lambda columns: pc.equal(columns["code"], "27279"),
+                on_malformed=lambda number, reason: None,
+            )
+        )
+
+    assert picked == [(n + 2, (str(n),)) for n in range(0, 3000, 10) if n % 97]
 
 
 @pytest.mark.parametrize("name", ["f.csv.gz", "f.zip"])
@@ -120,7 +138,7 @@ def test_reading_in_a_non_interactive_process_prints_nothing(tmp_path):
     script = (
         "import sys; from directory.importers.streaming import open_columns\n"
         "with open_columns(sys.argv[1], {'code': ('Code',)}, description='CMS') as stream:\n"
-        "    print(sum(len(columns['code']) for _, columns in stream.batches()))\n"
+        "    print(sum(1 for _ in stream.rows(('code',), on_malformed=print)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(path)],
