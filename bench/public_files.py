@@ -142,17 +142,20 @@ def make_npi(n: int) -> str:
 
 
 def cms_row(npi: str, hcpcs: str, **values) -> list[str]:
-    """Return one CMS row for an individual provider in Chicago; keyword arguments override columns."""
+    """Return one CMS row for an individual provider in Chicago; keyword arguments override columns.
+
+    Names and addresses are in mixed case, as the Rndrng_ files write them (NPPES writes capitals).
+    """
     row = dict.fromkeys(CMS_HEADER, "")
     row.update(
         Rndrng_NPI=npi,
-        Rndrng_Prvdr_Last_Org_Name="SMITH",
-        Rndrng_Prvdr_First_Name="JANE",
+        Rndrng_Prvdr_Last_Org_Name="Smith",
+        Rndrng_Prvdr_First_Name="Jane",
         Rndrng_Prvdr_MI="Q",
         Rndrng_Prvdr_Crdntls="M.D.",
         Rndrng_Prvdr_Ent_Cd="I",
-        Rndrng_Prvdr_St1="1200 N STATE ST",
-        Rndrng_Prvdr_City="CHICAGO",
+        Rndrng_Prvdr_St1="1200 N State St",
+        Rndrng_Prvdr_City="Chicago",
         Rndrng_Prvdr_State_Abrvtn="IL",
         Rndrng_Prvdr_State_FIPS="17",
         Rndrng_Prvdr_Zip5="60611",
@@ -279,6 +282,7 @@ HCPCS_DESCRIPTIONS = {
 RELEVANT_CODES = ["27279", "27278", "27280", "27096", "G0260", "64451", "64625", "22612", "22630", "22633"]
 OTHER_CODES = [code for code in HCPCS_DESCRIPTIONS if code not in RELEVANT_CODES]
 LAST_NAMES = ["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS", "NGUYEN", "PATEL", "KIM"]
+LAST_NAMES += ["O'DONNELL", "MCDONALD", "SMITH-JONES"]
 FIRST_NAMES = ["JAMES", "MARY", "ROBERT", "PATRICIA", "JOHN", "JENNIFER", "MICHAEL", "LINDA", "DAVID", "PRIYA", "WEI"]
 PLACES = [
     ("CHICAGO", "IL", "60611"),
@@ -323,14 +327,14 @@ def generate_cms(path, rows: int, *, seed: int = 2024) -> Path:
             prefix = _line(
                 [
                     make_npi(provider),
-                    rng.choice(LAST_NAMES) if entity == "I" else f"{city} SPINE CENTER LLC",
-                    rng.choice(FIRST_NAMES) if entity == "I" else "",
+                    rng.choice(LAST_NAMES).title() if entity == "I" else f"{city.title()} Spine Center LLC",
+                    rng.choice(FIRST_NAMES).title() if entity == "I" else "",
                     rng.choice("ABCDEFGHJKLMNPRSTW") if entity == "I" else "",
                     rng.choice(["M.D.", "MD", "D.O.", "NP", "PA-C"]) if entity == "I" else "",
                     entity,
-                    f"{rng.randint(1, 9999)} {rng.choice(['N STATE ST', 'MAIN ST', 'MEDICAL CENTER DR', 'OAK AVE'])}",
-                    rng.choice(["", "", "SUITE 200", "FLOOR 3"]),
-                    city,
+                    f"{rng.randint(1, 9999)} {rng.choice(['N State St', 'Main St', 'Medical Center Dr', 'Oak Ave'])}",
+                    rng.choice(["", "", "Suite 200", "Floor 3"]),
+                    city.title(),
                     state,
                     "17",
                     zip_code,

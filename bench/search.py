@@ -65,7 +65,6 @@ from referral.matching import (  # noqa: E402
     nearest_practice,
     profile_queryset,
 )
-from referral.search_index import refresh_search_entries  # noqa: E402
 
 # Resident population by state, 2020 census, in thousands.
 STATE_POPULATION = {
@@ -125,7 +124,7 @@ class FastInserter:
 def weighted_zips(rng: random.Random) -> tuple[list[list[tuple]], list[float]]:
     """Return the ZIPs of each state (code, city, state, lat, lng) and the states' population weights."""
     by_state: dict[str, list[tuple]] = {}
-    for row in ZipCode.objects.values_list("code", "city", "state", "latitude", "longitude"):
+    for row in ZipCode.objects.located().values_list("code", "city", "state", "latitude", "longitude"):
         by_state.setdefault(row[2], []).append(row)
     states = [state for state in STATE_POPULATION if state in by_state]
     return [by_state[state] for state in states], [STATE_POPULATION[state] for state in states]
@@ -273,14 +272,9 @@ def generate(published_count: int, unpublished_count: int, seed: int) -> None:
                 table = model._meta.db_table
                 cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
         cursor.execute("ANALYZE")
-    written = refresh_search_entries(progress=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    print(
-        f"generated {published_count} published and {unpublished_count} unpublished specialists; "
-        f"{written} search entries",
-        file=sys.stderr,
-    )
+    # The index as production builds it: the command upserts, then vacuums and analyses the table itself.
+    call_command("refresh_search_index")
+    print(f"generated {published_count} published and {unpublished_count} unpublished specialists", file=sys.stderr)
 
 
 def naive_search(origin, radius_miles, situation, sort="best", page_size=20):
@@ -293,13 +287,16 @@ def naive_search(origin, radius_miles, situation, sort="best", page_size=20):
 
     def key(m):
         s = m.specialist
-        tail = (m.distance_miles, s.last_name.casefold(), s.first_name.casefold(), s.pk)
-        return tail if sort == "distance" else (-m.score, *tail)
+        names = (s.last_name.casefold(), s.first_name.casefold(), s.pk)
+        return (m.distance_miles, -m.score, *names) if sort == "distance" else (-m.score, m.distance_miles, *names)
 
     within = sorted((m for miles, m in matches if miles <= radius_miles), key=key)
     beyond = []
     if len(within) < MIN_RESULTS:
-        beyond = sorted((m for miles, m in matches if miles > radius_miles), key=lambda m: key(m)[-4:])
+        beyond = sorted(
+            (m for miles, m in matches if miles > radius_miles),
+            key=lambda m: (m.distance_miles, -m.score, *key(m)[-3:]),
+        )
     return len(within), within[:page_size], beyond[:BEYOND_LIMIT]
 
 
@@ -331,7 +328,7 @@ def percentile(values, fraction):
 
 def run(searches: int, naive_sample: int, seed: int) -> None:
     rng = random.Random(seed)
-    codes = list(ZipCode.objects.values_list("code", flat=True))
+    codes = list(ZipCode.objects.located().values_list("code", flat=True))
     sample = rng.sample(codes, searches)
     by_code = ZipCode.objects.in_bulk(sample)
     origins = [by_code[code] for code in sample]  # in the sampled order, the same on every database

@@ -29,16 +29,19 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from directory.models import Specialist, ZipCode  # noqa: E402
-from referral import exports  # noqa: E402
 from referral.matching import find_specialists  # noqa: E402
-from referral.models import Shortlist  # noqa: E402
+from shortlists.exports import export_items  # noqa: E402
+from shortlists.exports.csv import write_shortlist_csv  # noqa: E402
+from shortlists.exports.fhir import write_shortlist_fhir  # noqa: E402
+from shortlists.exports.pdf import write_shortlist_pdf  # noqa: E402
+from shortlists.models import Shortlist  # noqa: E402
 
 ITEMS = 50
 REPEAT = 10
 WRITERS = {
-    "CSV": (exports.write_shortlist_csv, io.StringIO),
-    "PDF": (exports.write_shortlist_pdf, io.BytesIO),
-    "FHIR": (exports.write_shortlist_fhir, io.StringIO),
+    "CSV": (write_shortlist_csv, io.StringIO),
+    "PDF": (write_shortlist_pdf, io.BytesIO),
+    "FHIR": (write_shortlist_fhir, io.StringIO),
 }
 
 
@@ -65,7 +68,7 @@ def main():
         for _ in range(REPEAT):
             started, started_cpu = time.perf_counter(), time.process_time()
             out = buffer()
-            write(shortlist, exports.export_items(shortlist), out)  # the query is part of every export
+            write(shortlist, export_items(shortlist), out)  # the query is part of every export
             timings.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
             size = len(out.getvalue())

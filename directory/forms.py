@@ -1,10 +1,39 @@
-"""Forms for curators: practice and ZIP editing in the admin, the profiles CSV upload."""
+"""Forms for curators (practice and ZIP editing, the profiles CSV upload, problem reports) and the public
+problem-report form on a profile."""
 
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
-from directory.models import CoordinatesSource, Practice, ZipCode
+from directory.models import (
+    CoordinatesSource,
+    Practice,
+    ProfileReport,
+    ReportProblem,
+    ReportStatus,
+    Specialist,
+    ZipCode,
+)
+
+
+class SpecialistAdminForm(forms.ModelForm):
+    """The profile form, with a reason that the change history keeps beside the curator's name."""
+
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        required=False,
+        max_length=100,
+        help_text="Kept in the history with your name, for example “phoned the practice to confirm”.",
+    )
+
+    class Meta:
+        model = Specialist
+        fields = []  # the admin passes its own field list
+
+    def reason_for(self, change: bool) -> str:
+        typed = self.cleaned_data.get("change_reason", "") if hasattr(self, "cleaned_data") else ""
+        return typed or ("Edited in the admin" if change else "Created in the admin")
 
 
 class PracticeAdminForm(forms.ModelForm):
@@ -31,6 +60,9 @@ class PracticeAdminForm(forms.ModelForm):
         if zip_code and not (cleaned.get("city") or cleaned.get("state")):
             place = ZipCode.objects.get(code=zip_code)
             cleaned["city"], cleaned["state"] = place.city, place.state
+        if "insurance" in self.fields and cleaned.get("insurance") and not cleaned.get("insurance_confirmed_on"):
+            # A list without a date could not be told from one nobody checked.
+            self.add_error("insurance_confirmed_on", "Enter the date the office confirmed this insurance list.")
         return cleaned
 
 
@@ -45,6 +77,7 @@ class ZipCodeAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if {"latitude", "longitude"} & set(self.changed_data):
             self.instance.is_corrected = True
+            self.instance.is_estimated = False  # a curator's centroid is no estimate
         return cleaned
 
 
@@ -106,3 +139,65 @@ class ProfilesConfirmForm(forms.Form):
         if payload.get("user") != self.user.pk:
             raise ValidationError("This preview belongs to another user; upload the file again.")
         return payload
+
+
+# --- Problem reports ----------------------------------------------------------------------------------
+
+
+class ProfileReportForm(forms.ModelForm):
+    """What a visitor says is wrong on a profile: a choice, optionally which location, optionally a few words."""
+
+    class Meta:
+        model = ProfileReport
+        fields = ["problem", "practice", "details"]
+        widgets = {
+            "problem": forms.RadioSelect,
+            "details": forms.Textarea(attrs={"rows": 3, "maxlength": ProfileReport.DETAILS_MAX_LENGTH}),
+        }
+        labels = {
+            "problem": _("What is wrong?"),
+            "practice": _("Which location?"),
+            "details": _("Anything else we should know"),
+        }
+        help_texts = {
+            "practice": "",
+            # The limit is ProfileReport.DETAILS_MAX_LENGTH (tests/referral/test_i18n.py keeps them equal).
+            "details": _(
+                "Optional, up to 500 characters, for example the new phone number or address. Please leave out "
+                "your name, contact details and anything about your health."
+            ),
+        }
+        error_messages = {
+            "problem": {
+                "required": _("Choose what is wrong."),
+                "invalid_choice": _("Choose one of the listed problems."),
+            },
+            "details": {"max_length": _("Please keep it to %(limit_value)d characters (this one has %(show_value)d).")},
+        }
+
+    def __init__(self, *args, specialist, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.specialist = specialist
+        self.fields["problem"].choices = ReportProblem.choices  # radio buttons: no "---------" choice
+        locations = list(specialist.practices.all())
+        if len(locations) < 2:  # nothing to choose between
+            del self.fields["practice"]
+            self.instance.practice = locations[0] if locations else None
+        else:
+            field = self.fields["practice"]
+            field.queryset, field.required, field.empty_label = specialist.practices.all(), False, _("Not about one")
+            field.error_messages["invalid_choice"] = _("Choose one of this specialist's locations.")
+
+
+class ProfileReportAdminForm(forms.ModelForm):
+    """Resolving a report needs a note saying what was checked or changed (it goes into the profile's history)."""
+
+    class Meta:
+        model = ProfileReport
+        fields = []  # the admin passes its own field list
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("status") == ReportStatus.RESOLVED and not (cleaned.get("resolution_note") or "").strip():
+            self.add_error("resolution_note", "Say what was checked or changed before resolving the report.")
+        return cleaned

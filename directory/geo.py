@@ -3,6 +3,8 @@
 import math
 from dataclasses import dataclass
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 from geopy.distance import great_circle
 
 Point = tuple[float, float]
@@ -79,3 +81,66 @@ def bounding_box(center: Point, radius_miles: float) -> BoundingBox:
     if lng_delta >= 180:
         return BoundingBox(south, -180.0, north, 180.0)
     return BoundingBox(south, max(longitude - lng_delta, -180.0), north, min(longitude + lng_delta, 180.0))
+
+
+# Where the US and its territories lie: boxes generous by a few miles around the land, so that every real
+# ZIP centroid and address falls inside one and "0,0" (the Atlantic off Africa) or a typo's sign flip does not.
+US_AREAS = {
+    "contiguous states": BoundingBox(south=24.0, west=-125.0, north=49.5, east=-66.5),
+    "Alaska, east of the antimeridian": BoundingBox(south=51.0, west=-180.0, north=71.8, east=-129.5),
+    "the western Aleutians, across the antimeridian": BoundingBox(south=51.0, west=172.0, north=53.5, east=180.0),
+    "Hawaii": BoundingBox(south=18.5, west=-178.5, north=28.5, east=-154.5),
+    "Puerto Rico and the US Virgin Islands": BoundingBox(south=17.5, west=-68.0, north=18.7, east=-64.4),
+    "Guam and the Northern Mariana Islands": BoundingBox(south=13.0, west=144.5, north=20.7, east=146.2),
+    "American Samoa": BoundingBox(south=-14.7, west=-171.2, north=-11.0, east=-168.0),
+}
+
+
+def in_us_area(point: Point) -> bool:
+    """Return whether the point lies in the US states or territories (see US_AREAS)."""
+    return any(box.contains(point) for box in US_AREAS.values())
+
+
+def mean_point(points: list[Point]) -> Point:
+    """Return the centre of these points, averaged on the sphere (right across the antimeridian too)."""
+    x = y = z = 0.0
+    for latitude, longitude in points:
+        lat, lng = math.radians(latitude), math.radians(longitude)
+        x, y, z = x + math.cos(lat) * math.cos(lng), y + math.cos(lat) * math.sin(lng), z + math.sin(lat)
+    return (
+        math.degrees(math.atan2(z, math.hypot(x, y))),
+        math.degrees(math.atan2(y, x)),
+    )
+
+
+def describe_distance(miles: float, exact: bool) -> str:
+    """Return a distance worded as exactly as it is known: "2.4 miles" to a practice placed at its street address,
+    "about 3 miles" to one placed at its ZIP centre (then it could be a few miles either way).
+
+    The patient's end is always the centre of their ZIP code, so even an exact practice gets no finer than
+    "under a mile", and an approximate one never less than "about 1 mile".
+    """
+    if miles == math.inf:
+        return gettext("distance unknown")
+    if exact:
+        if miles < 1:
+            return gettext("under a mile")
+        return gettext("%(miles)s miles") % {"miles": number_format(round(miles, 1), 1, force_grouping=True)}
+    whole = max(1, round(miles))
+    return ngettext("about %(miles)s mile", "about %(miles)s miles", whole) % {
+        "miles": number_format(whole, force_grouping=True)
+    }
+
+
+def describe_distance_away(miles: float, exact: bool) -> str:
+    """Return describe_distance() as a sentence: "About 3 miles away" (a ranking reason, a map popup)."""
+    if miles == math.inf:
+        return gettext("Distance unknown")
+    if exact:
+        if miles < 1:
+            return gettext("Under a mile away")
+        return gettext("%(miles)s miles away") % {"miles": number_format(round(miles, 1), 1, force_grouping=True)}
+    whole = max(1, round(miles))
+    return ngettext("About %(miles)s mile away", "About %(miles)s miles away", whole) % {
+        "miles": number_format(whole, force_grouping=True)
+    }

@@ -5,6 +5,7 @@ import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -12,7 +13,10 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from directory import geo
 
 # --- NPI and ZIP rules -------------------------------------------------------------------------------
 
@@ -47,22 +51,102 @@ def normalize_zip(raw) -> str:
     return match.group(1)
 
 
+# The US states, DC and the territories the directory covers (the freely associated states of Micronesia,
+# the Marshall Islands and Palau use US ZIPs but are other countries). One home: ZIPs, practices, imports.
+US_STATES_AND_TERRITORIES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "  # noqa: SIM905
+    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU MP AS".split()
+)
+# "States" of the military post: Armed Forces Americas, Europe, Pacific.
+MILITARY_STATES = frozenset({"AA", "AE", "AP"})
+
+
+def in_us_area_q(prefix=""):
+    """Return a Q that holds where latitude and longitude lie in geo.US_AREAS (for CheckConstraints)."""
+    condition = Q()
+    for box in geo.US_AREAS.values():
+        condition |= Q(
+            **{f"{prefix}latitude__gte": box.south, f"{prefix}latitude__lte": box.north},
+            **{f"{prefix}longitude__gte": box.west, f"{prefix}longitude__lte": box.east},
+        )
+    return condition
+
+
+def is_phone_number(raw) -> bool:
+    """Return whether `raw` is a dialable phone number (US numbers may omit +1): "555" is not, 312-555-0142 is."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(str(raw or ""), "US"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def validate_phone(value) -> None:
+    if value and not is_phone_number(value):
+        raise ValidationError(
+            f"“{value}” is not a phone number: give the area code, like 312-555-0142.", code="phone_invalid"
+        )
+
+
+def verification_max_months() -> int:
+    """Return after how many months a profile's verification is due again (SIJ_VERIFICATION_MAX_MONTHS, 12)."""
+    return getattr(settings, "SIJ_VERIFICATION_MAX_MONTHS", 12)
+
+
+def verification_cutoff(today=None) -> datetime.datetime:
+    """Return the moment before which a verification is too old to stand (today minus the maximum months)."""
+    from directory.volumes import add_months  # volumes.py reads this module's choices
+
+    today = today or timezone.localdate()
+    day = add_months(today, -verification_max_months())
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class ZipKind(models.TextChoices):
+    STANDARD = "standard", "street addresses"
+    PO_BOX = "po_box", "PO boxes only"
+    UNIQUE = "unique", "a single organisation"
+    MILITARY = "military", "military (APO/FPO/DPO)"
+
+
 class ZipCodeQuerySet(models.QuerySet):
+    def located(self):
+        return self.filter(latitude__isnull=False)
+
     def for_input(self, raw) -> "ZipCode":
-        """Return the ZipCode for user input; a clear ValidationError for malformed or unknown ZIPs."""
+        """Return the located ZipCode for user input; a clear ValidationError for ZIPs no one can be placed at.
+
+        Malformed, unknown, military (APO/FPO/DPO) and unlocatable ZIPs are refused with a sentence that says
+        what to enter instead: the search page and API, shortlist origins, practices and imports all call this.
+        """
         code = normalize_zip(raw)
-        try:
-            return self.get(code=code)
-        except self.model.DoesNotExist:
-            raise ValidationError(f"No such US ZIP: {code}", code="zip_unknown") from None
+        return located_zip(code, self.filter(code=code).first())
+
+
+def located_zip(code: str, zip_code: "ZipCode | None") -> "ZipCode":
+    """Return `zip_code` (the ZipCode row of `code`, or None) if someone can be placed at it; else ValidationError."""
+    if zip_code is None:
+        raise ValidationError(f"No such US ZIP: {code}", code="zip_unknown")
+    if problem := zip_code.location_problem:
+        raise ValidationError(problem, code="zip_unlocated")
+    return zip_code
 
 
 class ZipCode(models.Model):
     code = models.CharField("ZIP", max_length=5, primary_key=True)
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2, db_index=True)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
+    kind = models.CharField("serves", max_length=10, choices=ZipKind.choices, default=ZipKind.STANDARD)
+    is_active = models.BooleanField(
+        "in use", default=True, help_text="USPS no longer delivers to retired ZIPs; they still name their place."
+    )
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    is_estimated = models.BooleanField(
+        "approximate location",
+        default=False,
+        help_text="The source gives no location for this ZIP; it is placed at the centre of the other ZIPs "
+        "of its city and state.",
+    )
     is_corrected = models.BooleanField(
         "corrected by a curator",
         default=False,
@@ -76,50 +160,80 @@ class ZipCode(models.Model):
         verbose_name = "ZIP code"
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=Q(latitude__gte=-90, latitude__lte=90), name="zip_latitude_range"),
-            models.CheckConstraint(condition=Q(longitude__gte=-180, longitude__lte=180), name="zip_longitude_range"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True) | in_us_area_q(),
+                name="zip_located_in_us_area",
+            ),
         ]
 
     def __str__(self):
         return f"{self.code} {self.city}, {self.state}"
 
     @property
-    def point(self) -> tuple[float, float]:
-        return (self.latitude, self.longitude)
+    def point(self) -> tuple[float, float] | None:
+        return None if self.latitude is None or self.longitude is None else (self.latitude, self.longitude)
+
+    @property
+    def location_problem(self) -> str:
+        """Return why no one can be placed at this ZIP, in a sentence that says what to do ("" when located)."""
+        instead = "enter the ZIP code where you live or will be treated"
+        if self.kind == ZipKind.MILITARY or self.state in MILITARY_STATES:
+            return f"{self.code} is a military (APO/FPO/DPO) address with no fixed location; {instead}."
+        if self.state not in US_STATES_AND_TERRITORIES:
+            return (
+                f"{self.code} ({self.city}, {self.state}) is outside the US states and territories this directory "
+                f"covers; {instead}."
+            )
+        if self.point is None:
+            return (
+                f"{self.code} ({self.city}, {self.state}) serves {self.get_kind_display()} and has no known "
+                f"location; {instead}."
+            )
+        return ""
+
+    def clean(self):
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError("Enter both latitude and longitude, or neither.")
+        if self.point is not None and not geo.in_us_area(self.point):
+            raise ValidationError(
+                f"{self.latitude}, {self.longitude} is outside the US states and territories: "
+                "check the signs (US longitudes are negative, except in the western Aleutians, Guam and the "
+                "Northern Mariana Islands)."
+            )
 
 
 # --- Choices -----------------------------------------------------------------------------------------
 
 
 class Specialty(models.TextChoices):
-    ORTHOPAEDIC_SPINE = "orthopaedic_spine", "Orthopaedic spine surgery"
-    NEUROSURGERY = "neurosurgery", "Neurosurgery"
-    PAIN_MEDICINE = "pain_medicine", "Pain medicine"
-    PMR = "pmr", "Physical medicine and rehabilitation (PM&R)"
-    INTERVENTIONAL_RADIOLOGY = "interventional_radiology", "Interventional radiology"
-    OTHER = "other", "Other"
+    ORTHOPAEDIC_SPINE = "orthopaedic_spine", _("Orthopaedic spine surgery")
+    NEUROSURGERY = "neurosurgery", _("Neurosurgery")
+    PAIN_MEDICINE = "pain_medicine", _("Pain medicine")
+    PMR = "pmr", _("Physical medicine and rehabilitation (PM&R)")
+    INTERVENTIONAL_RADIOLOGY = "interventional_radiology", _("Interventional radiology")
+    OTHER = "other", _("Other")
 
 
 class Service(models.TextChoices):
     """SI-joint services; each value is the name of a boolean field on Specialist."""
 
-    DIAGNOSTIC_SI_INJECTION = "offers_diagnostic_si_injection", "Image-guided diagnostic SI-joint injection"
-    THERAPEUTIC_SI_INJECTION = "offers_therapeutic_si_injection", "Therapeutic SI-joint injection"
-    RF_ABLATION = "offers_rf_ablation", "SI-joint radiofrequency ablation"
-    CONSERVATIVE_CARE = "offers_conservative_care", "Conservative care (PT, medication, pelvic belt)"
-    MIS_SI_FUSION = "offers_mis_si_fusion", "Minimally invasive SI-joint fusion"
-    OPEN_SI_FUSION = "offers_open_si_fusion", "Open SI-joint fusion"
-    REVISION_SURGERY = "offers_revision_surgery", "SI-joint revision surgery"
-    EVALUATES_SI_IN_LUMBAR_WORKUP = "evaluates_si_in_lumbar_workup", "Checks the SI joint in every low-back work-up"
-    TREATS_POST_LUMBAR_FUSION = "treats_post_lumbar_fusion", "Treats pain after lumbar fusion"
+    DIAGNOSTIC_SI_INJECTION = "offers_diagnostic_si_injection", _("Image-guided diagnostic SI-joint injection")
+    THERAPEUTIC_SI_INJECTION = "offers_therapeutic_si_injection", _("Therapeutic SI-joint injection")
+    RF_ABLATION = "offers_rf_ablation", _("SI-joint radiofrequency ablation")
+    CONSERVATIVE_CARE = "offers_conservative_care", _("Conservative care (PT, medication, pelvic belt)")
+    MIS_SI_FUSION = "offers_mis_si_fusion", _("Minimally invasive SI-joint fusion")
+    OPEN_SI_FUSION = "offers_open_si_fusion", _("Open SI-joint fusion")
+    REVISION_SURGERY = "offers_revision_surgery", _("SI-joint revision surgery")
+    EVALUATES_SI_IN_LUMBAR_WORKUP = "evaluates_si_in_lumbar_workup", _("Checks the SI joint in every low-back work-up")
+    TREATS_POST_LUMBAR_FUSION = "treats_post_lumbar_fusion", _("Treats pain after lumbar fusion")
 
 
 class Procedure(models.TextChoices):
-    MIS_SI_FUSION = "mis_si_fusion", "Minimally invasive SI-joint fusion"
-    OPEN_SI_FUSION = "open_si_fusion", "Open SI-joint fusion"
-    SI_INJECTION = "si_injection", "SI-joint injection"
-    RF_ABLATION = "rf_ablation", "SI-joint RF ablation / nerve block"
-    LUMBAR_FUSION = "lumbar_fusion", "Lumbar fusion"
+    MIS_SI_FUSION = "mis_si_fusion", _("Minimally invasive SI-joint fusion")
+    OPEN_SI_FUSION = "open_si_fusion", _("Open SI-joint fusion")
+    SI_INJECTION = "si_injection", _("SI-joint injection")
+    RF_ABLATION = "rf_ablation", _("SI-joint RF ablation / nerve block")
+    LUMBAR_FUSION = "lumbar_fusion", _("Lumbar fusion")
 
 
 # The code families each Procedure counts (CPT / HCPCS).
@@ -131,13 +245,23 @@ PROCEDURE_CODES = {
     Procedure.LUMBAR_FUSION: ("22612", "22630", "22633"),
 }
 PROCEDURE_BY_CODE = {code: procedure for procedure, codes in PROCEDURE_CODES.items() for code in codes}
+# The SI-joint procedures: their past-year counts rank specialists and let a profile be published. Lumbar-fusion
+# counts are shown for context only.
+SI_JOINT_PROCEDURES = (Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION, Procedure.RF_ABLATION)
+# The services a count of each procedure shows a specialist offers (a count with all of them off contradicts itself).
+PROCEDURE_SERVICES = {
+    Procedure.MIS_SI_FUSION: (Service.MIS_SI_FUSION,),
+    Procedure.OPEN_SI_FUSION: (Service.OPEN_SI_FUSION,),
+    Procedure.SI_INJECTION: (Service.DIAGNOSTIC_SI_INJECTION, Service.THERAPEUTIC_SI_INJECTION),
+    Procedure.RF_ABLATION: (Service.RF_ABLATION,),
+}
 
 
 class VolumeSource(models.TextChoices):
-    SELF_REPORTED = "self_reported", "self-reported"
-    CMS_MEDICARE = "cms_medicare", "CMS Medicare"
-    REGISTRY = "registry", "registry"
-    HOSPITAL = "hospital", "hospital"
+    SELF_REPORTED = "self_reported", _("self-reported")
+    CMS_MEDICARE = "cms_medicare", _("CMS Medicare")
+    REGISTRY = "registry", _("registry")
+    HOSPITAL = "hospital", _("hospital")
 
 
 class ReviewStatus(models.TextChoices):
@@ -160,15 +284,83 @@ class CoordinatesSource(models.TextChoices):
     MANUAL = "manual", "Set by hand"
 
 
+class CoordinatesPrecision(models.TextChoices):
+    """How exactly a practice's coordinates place it (hand-set coordinates are taken as exact)."""
+
+    ROOFTOP = "rooftop", "Building (the street address itself)"
+    STREET = "street", "Street (along the right street)"
+    AREA = "area", "Area (the geocoder placed it no closer than a neighbourhood or town)"
+    ZIP_CENTROID = "zip_centroid", "ZIP code centre"
+
+
+EXACT_PRECISIONS = (CoordinatesPrecision.ROOFTOP, CoordinatesPrecision.STREET)
+
+
+def normalize_address(street: str, city: str, state: str, zip_code: str) -> str:
+    """Return the one-line address a geocoder is asked about, written one way: the key of its cached answer.
+
+    Line 2 (suite, floor) is left out: it does not move the building, and it confuses geocoders.
+    """
+    text = ", ".join(part for part in (street, city, f"{state} {zip_code}".strip()) if part and part.strip())
+    text = re.sub(r"\s*,\s*", ", ", text.replace(".", " "))
+    return re.sub(r"\s+", " ", text).strip(" ,").casefold()
+
+
+# --- Insurance ---------------------------------------------------------------------------------------
+
+
+class InsuranceKind(models.TextChoices):
+    PUBLIC = "public", "Public programme"
+    COMMERCIAL = "commercial", "Commercial carrier"
+    OTHER = "other", "Other"
+
+
+class InsuranceManager(models.Manager):
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
+
+class Insurance(models.Model):
+    """One entry of the curated list of insurance a practice may accept: a public programme (Medicare,
+    TRICARE), a commercial carrier (Aetna), workers' compensation or self-pay.
+
+    A list curators keep (migration 0018 loads the first entries), not free text: patients filter by it, and
+    the same carrier must not appear under three spellings. It names programmes and carriers, not their
+    individual plans: offices answer "do you take Aetna?", and a plan-level list would be out of date before
+    it was complete.
+    """
+
+    code = models.SlugField(
+        max_length=40, unique=True, help_text="Used in the profiles CSV and the API, e.g. medicare, aetna."
+    )
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=InsuranceKind.choices, default=InsuranceKind.COMMERCIAL)
+    position = models.PositiveSmallIntegerField(default=100, help_text="Lists show lower numbers first.")
+
+    history = HistoricalRecords()
+    objects = InsuranceManager()
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "insurance"
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.code,)
+
+
 # --- Practices ---------------------------------------------------------------------------------------
 
 
 class PracticeQuerySet(models.QuerySet):
-    def within_box(self, box):
-        return self.filter(latitude__range=(box.south, box.north), longitude__range=(box.west, box.east))
-
     def without_coordinates(self):
         return self.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True))
+
+    def accepting(self, insurance):
+        """Return the practices whose confirmed insurance list includes `insurance` (an Insurance)."""
+        return self.filter(insurance=insurance, insurance_confirmed_on__isnull=False)
 
 
 class Practice(models.Model):
@@ -178,7 +370,7 @@ class Practice(models.Model):
     city = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=2, blank=True, db_index=True)
     zip_code = models.CharField("ZIP", max_length=5, blank=True, db_index=True)
-    phone = models.CharField(max_length=30, blank=True)
+    phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     coordinates_source = models.CharField(
@@ -187,8 +379,44 @@ class Practice(models.Model):
         blank=True,
         help_text="Coordinates from the ZIP centroid are refreshed when the ZIP changes; hand-set ones are kept.",
     )
+    outside_us = models.BooleanField(
+        "outside the US",
+        default=False,
+        help_text="An address outside the US and its territories (from NPPES or CMS): never placed, never searched.",
+    )
+    coordinates_precision = models.CharField(
+        max_length=20,
+        choices=CoordinatesPrecision.choices,
+        blank=True,
+        help_text="How exactly the coordinates place the practice; distances from a ZIP centre are shown as "
+        "approximate.",
+    )
+    geocoded_address = models.CharField(
+        max_length=400,
+        blank=True,
+        help_text="The address the geocoder placed (normalised); when the address changes, the practice goes back "
+        "to its ZIP centroid until it is geocoded again.",
+    )
+    insurance = models.ManyToManyField(
+        Insurance,
+        blank=True,
+        related_name="practices",
+        verbose_name="insurance accepted",
+        help_text="As the office confirmed it on the date below. Leave the date empty while it is not known.",
+    )
+    # One date for the whole list: offices confirm their list in one call, and a list re-confirmed is
+    # re-confirmed whole. Empty: not known (patients see "not on file", never "none").
+    insurance_confirmed_on = models.DateField(
+        "insurance confirmed on",
+        null=True,
+        blank=True,
+        help_text="When the office confirmed the insurance list. With a date and no insurance ticked, the "
+        "practice accepts none of the listed insurance.",
+    )
+    # FHIR's meta.lastUpdated and _lastUpdated search of the practice's Location and Organization.
+    updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["updated_at"], m2m_fields=[insurance])
     objects = PracticeQuerySet.as_manager()
 
     class Meta:
@@ -196,12 +424,8 @@ class Practice(models.Model):
         indexes = [models.Index(fields=["latitude", "longitude"], name="practice_lat_lng")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
-                name="practice_latitude_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
-                name="practice_longitude_range",
+                condition=Q(latitude__isnull=True, longitude__isnull=True) | in_us_area_q(),
+                name="practice_located_in_us_area",
             ),
         ]
 
@@ -210,7 +434,9 @@ class Practice(models.Model):
         return f"{self.name} ({where})" if where else self.name
 
     def save(self, *args, **kwargs):
-        if self.coordinates_source in ("", CoordinatesSource.ZIP_CENTROID):
+        if self.coordinates_source == CoordinatesSource.GEOCODER and self.geocoded_address != self.normalized_address:
+            self.coordinates_source = ""  # geocoded for an address it no longer has
+        if self.coordinates_source in ("", CoordinatesSource.ZIP_CENTROID) or self.is_outside_us:
             self.set_coordinates_from_zip()
         super().save(*args, **kwargs)
 
@@ -224,18 +450,143 @@ class Practice(models.Model):
         street = ", ".join(part for part in (self.address_line1, self.address_line2) if part)
         return ", ".join(part for part in (street, self.city, f"{self.state} {self.zip_code}".strip()) if part)
 
+    @property
+    def phone_number(self) -> "phonenumbers.PhoneNumber | None":
+        """Return the parsed phone number (US numbers may omit +1), or None when there is none or it does not parse."""
+        try:
+            number = phonenumbers.parse(self.phone, "US") if self.phone else None
+        except phonenumbers.NumberParseException:
+            return None
+        return number if number is not None and phonenumbers.is_valid_number(number) else None
+
+    @property
+    def phone_tel(self) -> str:
+        """Return the phone as a tel: URI in E.164 (RFC 3966: ";ext=12" for an extension), or "" when there is none."""
+        number = self.phone_number
+        if number is None:
+            return ""
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return f"tel:{e164};ext={number.extension}" if number.extension else f"tel:{e164}"
+
+    @property
+    def phone_e164(self) -> str:
+        number = self.phone_number
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else ""
+
+    @property
+    def phone_display(self) -> str:
+        """Return the phone as dialled at home: (312) 555-0142 in the US and territories, else international."""
+        number = self.phone_number
+        if number is None:
+            return self.phone
+        style = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if number.country_code == 1
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        return phonenumbers.format_number(number, style)
+
+    @property
+    def normalized_address(self) -> str:
+        return normalize_address(self.address_line1, self.city, self.state, self.zip_code)
+
+    @property
+    def insurance_known(self) -> bool:
+        """Whether the office confirmed which insurance it accepts (if not, nothing may be said either way)."""
+        return self.insurance_confirmed_on is not None
+
+    @property
+    def has_exact_location(self) -> bool:
+        """Whether a distance to this practice may be shown to a tenth of a mile (not from a ZIP centre)."""
+        if self.point is None:
+            return False
+        return self.coordinates_source == CoordinatesSource.MANUAL or (
+            self.coordinates_source == CoordinatesSource.GEOCODER and self.coordinates_precision in EXACT_PRECISIONS
+        )
+
+    @property
+    def is_outside_us(self) -> bool:
+        """Whether the address is outside the US states and territories (kept out of the search).
+
+        Flagged by the NPPES and CMS imports from the country (`outside_us`), or told by a non-US state code.
+        """
+        return self.outside_us or (bool(self.state) and self.state.upper() not in US_STATES_AND_TERRITORIES)
+
+    def clean(self):
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError("Enter both latitude and longitude, or leave both empty to use the ZIP centroid.")
+        if self.point is not None and not geo.in_us_area(self.point):
+            raise ValidationError(
+                {
+                    "latitude": f"{self.latitude}, {self.longitude} is outside the US states and territories: "
+                    "check the signs (US longitudes are negative, except in the western Aleutians, Guam and the "
+                    "Northern Mariana Islands)."
+                }
+            )
+
     def set_coordinates_from_zip(self):
-        """Place the practice at its ZIP centroid (or nowhere, if the ZIP is unknown)."""
+        """Place the practice at its ZIP centroid (or nowhere, if the ZIP is unknown or has no location)."""
         self.place_at_centroid(ZipCode.objects.filter(code=self.zip_code).first() if self.zip_code else None)
 
     def place_at_centroid(self, zip_code: "ZipCode | None"):
-        """Place the practice at this ZipCode's centroid; None (an unknown ZIP) leaves it unplaced."""
-        if zip_code is None:
+        """Place the practice at this ZipCode's centroid, or leave it unplaced.
+
+        Unplaced: an unknown ZIP (None), a ZIP no one can be placed at (ZipCode.location_problem: military,
+        no location, outside the US) and an address outside the US states and territories.
+        """
+        self.geocoded_address = ""
+        if zip_code is None or zip_code.location_problem or self.is_outside_us:
             self.latitude = self.longitude = None
-            self.coordinates_source = ""
+            self.coordinates_source = self.coordinates_precision = ""
         else:
             self.latitude, self.longitude = zip_code.latitude, zip_code.longitude
             self.coordinates_source = CoordinatesSource.ZIP_CENTROID
+            self.coordinates_precision = CoordinatesPrecision.ZIP_CENTROID
+
+    def location_problem(self, zip_code: "ZipCode | None" = None) -> str:
+        """Return why this practice cannot appear in searches, in plain words ("" when it can)."""
+        if self.is_outside_us:
+            return f"The address is outside the US states and territories ({self.state}): kept out of the search."
+        if self.point is not None:
+            return ""
+        if not self.zip_code:
+            return "No ZIP and no coordinates: it cannot appear in searches."
+        zip_code = zip_code or ZipCode.objects.filter(code=self.zip_code).first()
+        if zip_code is None:
+            return f"ZIP {self.zip_code} is not a known US ZIP: it cannot appear in searches."
+        return (zip_code.location_problem or f"ZIP {self.zip_code} gives no coordinates.").split(";")[0] + (
+            ": it cannot appear in searches."
+        )
+
+
+class GeocodedAddress(models.Model):
+    """A geocoder's answer for one normalised address, kept so that the same question is never asked twice."""
+
+    address = models.CharField(max_length=400, unique=True, help_text="Normalised: see normalize_address().")
+    geocoder = models.CharField(max_length=50, help_text="The geopy service that answered, e.g. nominatim.")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    precision = models.CharField(max_length=20, choices=CoordinatesPrecision.choices, blank=True)
+    found_address = models.CharField("the geocoder's name for it", max_length=500, blank=True)
+    looked_up_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "geocoded address"
+        verbose_name_plural = "geocoded addresses (cache)"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                name="geocoded_address_point_range",
+            ),
+        ]
+
+    def __str__(self):
+        return self.address
+
+    @property
+    def point(self):
+        return None if self.latitude is None else (self.latitude, self.longitude)
 
 
 # --- Specialists -------------------------------------------------------------------------------------
@@ -261,7 +612,9 @@ def specialists_touched(ids) -> None:
 def batch_changes():
     """Collect specialists_touched() calls (model saves and bulk writes) and announce them once, on success.
 
-    Imports use it so that a specialist written row by row is re-derived once, not on every save.
+    Imports use it so that a specialist written row by row is re-derived once, not on every save, and
+    directory.middleware wraps every request in it: an admin save of a profile with any number of inline
+    rows (practices, trainings, counts) announces that specialist once, after the admin's transaction.
     """
     if _batched_changes.get() is not None:  # nested: the outer block announces
         yield
@@ -285,11 +638,15 @@ class SpecialistQuerySet(models.QuerySet):
     def offering(self, *services):
         return self.filter(**{Service(service).value: True for service in services})
 
-    def within_box(self, box):
+    def speaking_spanish(self):
+        """Return specialists whose recorded languages name Spanish ("English; Spanish", "Español")."""
         return self.filter(
-            practices__latitude__range=(box.south, box.north),
-            practices__longitude__range=(box.west, box.east),
-        ).distinct()
+            Q(languages__icontains="spanish") | Q(languages__icontains="español") | Q(languages__icontains="espanol")
+        )
+
+    def verification_due(self, *, today=None):
+        """Return profiles never verified or verified longer ago than SIJ_VERIFICATION_MAX_MONTHS."""
+        return self.filter(Q(verified_at__isnull=True) | Q(verified_at__lt=verification_cutoff(today)))
 
     def with_past_year_volume(self, *, today=None):
         """Return specialists with at least one count that stands for a past year (see select_past_year_volume)."""
@@ -362,6 +719,12 @@ class Specialist(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            # Published profiles are a few percent of all rows (NPPES brings a million unpublished): this small
+            # index finds them, by specialty or all, where the is_published and specialty indexes each look
+            # unselective to the planner (the FHIR API's PractitionerRole searches, referral/fhir/search.py).
+            models.Index(fields=["specialty"], condition=Q(is_published=True), name="published_by_specialty"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["npi"], condition=Q(npi__isnull=False), name="unique_npi_when_present"),
             models.CheckConstraint(condition=~Q(npi=""), name="npi_null_not_blank"),
@@ -392,35 +755,101 @@ class Specialist(models.Model):
 
     def past_year_volume(self, procedure, *, today=None) -> "ProcedureVolume | None":
         """Return the count that stands for this procedure's past year, or None (uses prefetched volumes)."""
+        from directory.volumes import select_past_year_volume  # volumes.py reads this module's choices
+
         return select_past_year_volume(self.volumes.all(), procedure, today=today)
+
+    def verification_is_due(self, *, today=None) -> bool:
+        return self.verified_at is None or self.verified_at < verification_cutoff(today)
+
+    def publication_problems(self, *, today=None) -> list[str]:
+        """Return what a patient would miss if this profile were published now ([] when it may be published).
+
+        A patient needs a place to go and a way to call (a practice with a real location and a phone number)
+        and a reason to go there (an SI-joint service, or a past-year count of an SI-joint procedure).
+        """
+        problems = []
+        if self.deactivated_on:
+            problems.append(f"NPPES lists the NPI as deactivated on {self.deactivated_on:%Y-%m-%d}.")
+        practices = list(self.practices.all())
+        located = [p for p in practices if p.point is not None and not p.is_outside_us]
+        if not practices:
+            problems.append("No practice: add the practice where patients are seen.")
+        elif not located:
+            problems.append("No practice with a location: " + "; ".join(p.location_problem() for p in practices))
+        elif not any(is_phone_number(p.phone) for p in located):
+            phones = ", ".join(f"“{p.phone}”" for p in located if p.phone)
+            problems.append(
+                f"No phone number at a located practice ({phones} is not a phone number)."
+                if phones
+                else "No phone number at a located practice: add one so that patients can call."
+            )
+        si_counts = [self.past_year_volume(p, today=today) for p in SI_JOINT_PROCEDURES]
+        if not self.services and not any(si_counts):
+            problems.append("No SI-joint service ticked and no past-year SI-joint procedure count.")
+        return problems
 
     def data_quality_hints(self, *, today=None) -> list[str]:
         """Return what a curator should fix or check on this profile, in plain words."""
+        from directory.volumes import select_past_year_volume  # volumes.py reads this module's choices
+
         hints = []
         if not self.npi:
             hints.append("No NPI: this profile cannot be matched with CMS or NPPES data.")
         if self.deactivated_on:
             hints.append(f"NPPES lists this NPI as deactivated on {self.deactivated_on:%Y-%m-%d}.")
+        if self.verified_at is None:
+            hints.append("Never verified: check the profile with the practice and mark it verified.")
+        elif self.verification_is_due(today=today):
+            hints.append(
+                f"Last verified on {timezone.localdate(self.verified_at):%Y-%m-%d}, more than "
+                f"{verification_max_months()} months ago: check it again."
+            )
         practices = list(self.practices.all())
         if not practices:
             hints.append("No practice: this profile cannot appear in nearby searches.")
-        hints += [
-            f"Practice “{practice.name}” has no coordinates (missing or unknown ZIP): it cannot appear in searches."
-            for practice in practices
-            if practice.point is None
-        ]
+        zips = ZipCode.objects.in_bulk({p.zip_code for p in practices if p.zip_code})
+        for practice in practices:
+            zip_code = zips.get(practice.zip_code)
+            if problem := practice.location_problem(zip_code):
+                hints.append(f"Practice “{practice.name}”: {problem}")
+            elif practice.coordinates_source == CoordinatesSource.ZIP_CENTROID and zip_code and zip_code.is_estimated:
+                hints.append(
+                    f"Practice “{practice.name}” is at an approximate location: ZIP {zip_code.code} has no location "
+                    f"of its own and is placed at the centre of {zip_code.city}, {zip_code.state}. Set the "
+                    "coordinates by hand for exact distances."
+                )
+            if zip_code and not zip_code.is_active:
+                hints.append(f"Practice “{practice.name}”: USPS no longer uses ZIP {zip_code.code}; check the address.")
+            if not practice.phone:
+                hints.append(f"Practice “{practice.name}” has no phone number.")
+            elif not is_phone_number(practice.phone):
+                hints.append(f"Practice “{practice.name}”: “{practice.phone}” is not a phone number.")
         volumes = list(self.volumes.all())
         if not volumes:
             hints.append("No procedure counts on file.")
         for procedure in Procedure:
             of_procedure = [v for v in volumes if v.procedure == procedure]
-            if of_procedure and select_past_year_volume(of_procedure, procedure, today=today) is None:
+            current = select_past_year_volume(of_procedure, procedure, today=today) if of_procedure else None
+            if of_procedure and current is None:
                 latest = max(v.period_end for v in of_procedure)
                 hints.append(
                     f"{procedure.label} count is stale: no twelve-month count ending in the last "
                     f"{settings.SIJ_VOLUME_WINDOW_MONTHS} months (latest period ended {latest:%b %Y})."
                 )
+            services = PROCEDURE_SERVICES.get(procedure, ())
+            if current is not None and current.count and services and not any(getattr(self, s) for s in services):
+                hints.append(
+                    f"{procedure.label}: {current.count} in {current.period_text} ({current.get_source_display()}), "
+                    f"but the “{Service(services[0]).label}” service is off: turn it on, or check the count."
+                )
         return hints
+
+
+class AffiliationQuerySet(models.QuerySet):
+    def primary_first(self):
+        """Order the primary location first, then the others in the order they were added."""
+        return self.order_by("-is_primary", "id")
 
 
 class Affiliation(models.Model):
@@ -429,6 +858,8 @@ class Affiliation(models.Model):
     specialist = models.ForeignKey(Specialist, on_delete=models.CASCADE)
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE)
     is_primary = models.BooleanField("primary location", default=False)
+
+    objects = AffiliationQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -464,63 +895,12 @@ class Training(models.Model):
 
 # --- Procedure volumes -------------------------------------------------------------------------------
 
-# Preference among counts for the same period: verified first, then the most complete source
-# (CMS covers Medicare fee-for-service patients only, so it is a floor, not the whole practice).
-SOURCE_PREFERENCE = [
-    VolumeSource.REGISTRY,
-    VolumeSource.HOSPITAL,
-    VolumeSource.SELF_REPORTED,
-    VolumeSource.CMS_MEDICARE,
-]
-# A "past year" count covers roughly twelve months.
-YEAR_PERIOD_DAYS = range(334, 397)
-
-
-def months_before(day: datetime.date, months: int) -> datetime.date:
-    """Return the same day `months` months earlier (clamped to the month's last day)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    for candidate_day in range(day.day, 27, -1):
-        try:
-            return datetime.date(year, month, candidate_day)
-        except ValueError:
-            continue
-    return datetime.date(year, month, min(day.day, 28))
-
-
-def past_year_window(today=None) -> tuple[datetime.date, datetime.date]:
-    """Return (oldest_end, today): a count stands for a past year only if its period ends between them."""
-    today = today or timezone.localdate()
-    return months_before(today, settings.SIJ_VOLUME_WINDOW_MONTHS), today
-
-
-def select_past_year_volume(volumes, procedure, *, today=None):
-    """Return the volume that stands for `procedure`'s past year, or None.
-
-    That is the latest twelve-month count whose period ended within SIJ_VOLUME_WINDOW_MONTHS of today;
-    for the same period, a verified count beats an unverified one, then sources by SOURCE_PREFERENCE.
-    ProcedureVolumeQuerySet.past_year() is the same eligibility rule in SQL.
-    """
-    oldest_end, today = past_year_window(today)
-    current = [
-        v
-        for v in volumes
-        if v.procedure == procedure
-        and oldest_end <= v.period_end <= today
-        and (v.period_end - v.period_start).days in YEAR_PERIOD_DAYS
-    ]
-    if not current:
-        return None
-    return max(
-        current,
-        key=lambda v: (v.period_end, v.verified, -SOURCE_PREFERENCE.index(v.source)),
-    )
-
 
 class ProcedureVolumeQuerySet(models.QuerySet):
     def past_year(self, *, today=None):
         """Return the counts eligible to stand for a past year: select_past_year_volume's rule, in SQL."""
+        from directory.volumes import YEAR_PERIOD_DAYS, past_year_window  # volumes.py reads this module's choices
+
         oldest_end, today = past_year_window(today)
         length = models.ExpressionWrapper(models.F("period_end") - models.F("period_start"), models.DurationField())
         return self.alias(length=length).filter(
@@ -546,6 +926,15 @@ class ProcedureVolume(models.Model):
     )
     source = models.CharField(max_length=20, choices=VolumeSource.choices)
     verified = models.BooleanField(default=False)
+    verified_at = models.DateTimeField("count verified at", null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="count verified by",
+    )
     notes = models.CharField(max_length=200, blank=True)
 
     history = HistoricalRecords()
@@ -569,6 +958,10 @@ class ProcedureVolume(models.Model):
     def __str__(self):
         count = "not published" if self.is_suppressed else self.count
         return f"{self.get_procedure_display()}: {count} ({self.period_start:%b %Y}–{self.period_end:%b %Y})"
+
+    @property
+    def period_text(self) -> str:
+        return f"{self.period_start:%b %Y}–{self.period_end:%b %Y}"
 
     def clean(self):
         if self.period_start and self.period_end and self.period_end < self.period_start:
@@ -603,3 +996,97 @@ class ReviewStub(Specialist):
         proxy = True
         verbose_name = "import review queue entry"
         verbose_name_plural = "Import review queue"
+
+
+class VerificationQueueEntry(Specialist):
+    """A profile whose verification is due (never verified, or longer ago than SIJ_VERIFICATION_MAX_MONTHS)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "verification queue entry"
+        verbose_name_plural = "Verification queue"
+
+
+class ImportLock(models.Model):
+    """An import of one source (CMS, NPPES) that is running: a second one of the same source is refused.
+
+    On PostgreSQL an advisory lock decides (it ends with the session, even after kill -9) and this row only says
+    since when; on SQLite this row is the lock, taken over when its process is gone.
+    """
+
+    source = models.CharField(max_length=40, primary_key=True)
+    started_at = models.DateTimeField()
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"import of {self.source} since {self.started_at:%Y-%m-%d %H:%M:%S %Z}"
+
+
+# --- Problem reports from the public profile ---------------------------------------------------------
+
+
+class ReportProblem(models.TextChoices):
+    WRONG_PHONE = "wrong_phone", _("The phone number is wrong")
+    MOVED = "moved", _("The practice has moved or the address is wrong")
+    RETIRED = "retired", _("The specialist has retired or no longer practises here")
+    OTHER = "other", _("Something else on this profile is wrong")
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class ProfileReportQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=ReportStatus.OPEN)
+
+
+class ProfileReport(models.Model):
+    """A visitor's note that something on a public profile is wrong: a task for the curators.
+
+    Holds no personal data: no account, no contact details, no client address.
+    """
+
+    DETAILS_MAX_LENGTH = 500
+
+    specialist = models.ForeignKey(Specialist, on_delete=models.CASCADE, related_name="reports")
+    practice = models.ForeignKey(
+        Practice, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", help_text="If named."
+    )
+    problem = models.CharField("what is wrong", max_length=20, choices=ReportProblem.choices)
+    details = models.TextField(blank=True, max_length=DETAILS_MAX_LENGTH)
+    created_at = models.DateTimeField("reported at", default=timezone.now, db_index=True)
+    status = models.CharField(max_length=10, choices=ReportStatus.choices, default=ReportStatus.OPEN, db_index=True)
+    resolution_note = models.TextField(blank=True, help_text="What was checked and changed; kept in the history.")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProfileReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "problem report"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True) | Q(status="resolved", resolved_at__isnull=False),
+                name="profile_report_resolved_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Report #{self.pk}: {self.get_problem_display()} ({self.specialist})"
+
+    def resolve(self, *, by, note: str) -> None:
+        """Mark the report resolved and record the resolution in the specialist's history, naming the report."""
+        self.status, self.resolution_note = ReportStatus.RESOLVED, note
+        self.resolved_by, self.resolved_at = by, timezone.now()
+        self.save()
+        specialist = self.specialist
+        reason = f"Problem report #{self.pk} resolved ({self.get_problem_display().lower()}): {note}"
+        specialist._change_reason = reason if len(reason) <= 100 else reason[:99] + "…"  # the history's limit
+        specialist._history_user = by
+        specialist.save()

@@ -3,9 +3,10 @@ from django.apps import AppConfig
 
 class ReferralConfig(AppConfig):
     name = "referral"
-    verbose_name = "Referrals and shortlists"
+    verbose_name = "Patient matching"
 
     def ready(self):
-        from referral.search_index import connect_signals
+        from referral import origins, search_index
 
-        connect_signals()  # keeps the search index in step with every model save and delete
+        search_index.connect_signals()  # keeps the search index in step with every model save and delete
+        origins.connect_signals()  # a changed ZIP is not served from the cache of search origins

@@ -3,33 +3,34 @@
 The recipe: ZIP centroid → bounding box → one indexed query over the search index (referral.SearchEntry) for
 the (specialist, practice) pairs in the box, with each one's static part-scores already weighted and summed
 in SQL → exact distance to each specialist's nearest practice → radius filter → the total score
-(ranking.scorer) → order → for the requested page only, full objects and the reasons and key facts the index
-holds (two queries). Plain tuples for the candidates keep a search fast with thousands of them.
+(ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for the requested page only,
+full objects and the reasons and key facts the index holds (two queries). Plain tuples for the candidates keep
+a search fast with thousands of them; the private Django and psycopg APIs that keeps it within its budget live
+in referral/fastpath.py.
 """
 
 import datetime
 import functools
-import heapq
 import logging
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import psycopg
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
-from django.utils import timezone
+from django.db.models import prefetch_related_objects
+from django.utils import timezone, translation
 
 from directory import geo
-from directory.models import Practice, Procedure, ProcedureVolume, Specialist, ZipCode
+from directory.models import Insurance, Practice, Procedure, ProcedureVolume, Specialist, ZipCode
+from directory.volumes import select_past_year_volume
 from referral import ranking
+from referral.fastpath import fetch_all, set_prefetched
 from referral.models import SearchEntry
-from referral.ranking import NO_SITUATION, STATIC_CRITERIA, Candidate, Situation
+from referral.ranking import NO_SITUATION, SORTS, STATIC_CRITERIA, Candidate, Ranked, Situation
 
 logger = logging.getLogger(__name__)
 
-SORTS = ("best", "distance")
 MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones beyond it
 BEYOND_LIMIT = 5
 
@@ -68,7 +69,7 @@ def training_label(course: str, year: int | None) -> str:
     return f"{course}, {year}" if year else course
 
 
-def candidate_from_specialist(specialist: Specialist, distance_miles: float) -> Candidate:
+def candidate_from_specialist(specialist: Specialist, distance_miles: float, *, exact: bool = False) -> Candidate:
     """Return the ranking's view of a specialist (uses prefetched volumes and trainings)."""
     trainings = list(specialist.trainings.all())
     latest = max(trainings, key=lambda t: (t.year or 0, t.pk), default=None)
@@ -82,6 +83,8 @@ def candidate_from_specialist(specialist: Specialist, distance_miles: float) -> 
         training_count=len(trainings),
         latest_training=training_label(latest.course, latest.year) if latest else "",
         verified_at=local_date(specialist.verified_at),
+        exact_location=exact,
+        accepting_new_patients=specialist.accepting_new_patients,
     )
 
 
@@ -98,7 +101,9 @@ def nearest_practice(specialist: Specialist, origin: ZipCode) -> tuple[Practice 
 def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situation = NO_SITUATION) -> Match:
     """Explain one specialist relative to an origin: distance, score, reasons and key facts."""
     practice, miles = nearest_practice(specialist, origin)
-    candidate = candidate_from_specialist(specialist, round(miles, 1) if practice else 0.0)
+    candidate = candidate_from_specialist(
+        specialist, round(miles, 1) if practice else 0.0, exact=bool(practice and practice.has_exact_location)
+    )
     today = timezone.localdate()
     assessment = ranking.assess(candidate, ranking.weights_for(situation), today=today)
     return Match(
@@ -114,7 +119,7 @@ def match_specialist(*, specialist: Specialist, origin: ZipCode, situation: Situ
 def profile_queryset(queryset=None):
     """Return published specialists with everything a result card or profile shows prefetched."""
     queryset = queryset if queryset is not None else Specialist.objects.all()
-    return queryset.published().prefetch_related("practices", "volumes", "trainings")  # in their Meta order
+    return queryset.published().prefetch_related("practices__insurance", "volumes", "trainings")  # in Meta order
 
 
 # --- Candidates from the search index ----------------------------------------------------------------
@@ -131,20 +136,9 @@ class Near(NamedTuple):
     entry_id: int
 
 
-class Ranked(NamedTuple):
-    """A scored candidate, laid out in result order: of two, the better one compares smaller."""
-
-    order: float  # -score when sorting by best match, 0.0 when sorting by distance
-    distance_miles: float  # rounded to 0.1, as shown and as scored
-    last_name_key: str
-    first_name_key: str
-    id: int
-    practice_id: int
-    score: float
-    entry_id: int
-
-
-def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis_fusions) -> dict[int, Near]:
+def scan(
+    restrict, origin: ZipCode, reach: float | None, today, weights, min_mis_fusions, insurance=None
+) -> dict[int, Near]:
     """Return each specialist's nearest indexed practice within `reach` miles (None: anywhere), one query.
 
     Reads the index alone (a covering index: no table rows, no join) unless `restrict` (a Specialist queryset:
@@ -153,7 +147,7 @@ def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis
     """
     box = geo.bounding_box(origin.point, reach) if reach is not None else None
     try:
-        sql, params = scan_query(today, weights, box, min_mis_fusions, restrict)
+        sql, params = scan_query(today, weights, box, min_mis_fusions, restrict, insurance)
     except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
         return {}
     rows = fetch_all(SearchEntry.objects.db, sql, params)
@@ -170,7 +164,9 @@ def scan(restrict, origin: ZipCode, reach: float | None, today, weights, min_mis
     return nearest
 
 
-def scan_query(today, weights, box: geo.BoundingBox | None, min_mis_fusions, restrict) -> tuple[str, list]:
+def scan_query(
+    today, weights, box: geo.BoundingBox | None, min_mis_fusions, restrict, insurance: Insurance | None = None
+) -> tuple[str, list]:
     """Return the scan's SQL and parameters, written out: the ORM spends longer compiling it than the database
     takes to run it (BENCHMARKS.md, "Search").
 
@@ -200,32 +196,11 @@ def scan_query(today, weights, box: geo.BoundingBox | None, min_mis_fusions, res
         subquery, subquery_params = restrict.published().values("pk").query.sql_with_params()
         where.append(f"{column['specialist']} IN ({subquery})")
         params += subquery_params
+    if insurance is not None:  # only the practices that accept it: the card then shows one that does
+        subquery, subquery_params = Practice.objects.accepting(insurance).values("pk").query.sql_with_params()
+        where.append(f"{column['practice']} IN ({subquery})")
+        params += subquery_params
     return sql + (" WHERE " + " AND ".join(where) if where else ""), params
-
-
-def fetch_all(database: str, sql: str, params: list) -> list[tuple]:
-    """Run a query and return its rows; on PostgreSQL, in binary (floats then travel as 8 bytes instead of being
-    printed by the server and parsed here: a third of a large scan's time, BENCHMARKS.md "Search")."""
-    connection = connections[database]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    # Django's psycopg cursors bind parameters client-side, which allows only text results. Wrapped the way
-    # Django wraps its own cursors, so that query logging, execute_wrappers and error translation still apply.
-    connection.ensure_connection()
-    binary = BinaryCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(binary) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-class BinaryCursor(psycopg.Cursor):
-    """Server-side parameters, binary results, never a prepared statement (safe behind a transaction pooler)."""
-
-    def execute(self, query, params=None, **kwargs):
-        return super().execute(query, params, binary=True, prepare=False)
 
 
 @functools.cache
@@ -254,18 +229,17 @@ def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, to
             else:
                 static = ranking.static_sum(ranking.static_parts(candidate, today), weights)
                 nearby[pk] = Near._make(nearby[pk])._replace(static=static)
-    total, distance_part, best = ranking.scorer(weights), ranking.distance_part, sort == "best"
-    ranked = []
-    for pk, (miles, practice_id, last, first, static, entry_id) in nearby.items():
+    total, distance_part = ranking.scorer(weights), ranking.distance_part
+    scored = []
+    for pk, (miles, _practice_id, last, first, static, entry_id) in nearby.items():
         distance = round(miles, 1)
-        score = total(static, distance_part(distance))
-        ranked.append((-score if best else 0.0, distance, last, first, pk, practice_id, score, entry_id))  # a Ranked
-    return len(ranked), [Ranked._make(row) for row in heapq.nsmallest(top, ranked)]
+        scored.append((total(static, distance_part(distance)), distance, last, first, pk, entry_id))
+    return len(scored), ranking.in_result_order(scored, sort=sort, top=top)
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
     """Return the past-year MIS SI-joint fusion count (None when there is none or it was suppressed)."""
-    volume = ranking.select_past_year_volume(candidate.volumes, Procedure.MIS_SI_FUSION, today=today)
+    volume = select_past_year_volume(candidate.volumes, Procedure.MIS_SI_FUSION, today=today)
     return None if volume is None else volume.count
 
 
@@ -279,12 +253,14 @@ def find_specialists(
     page: int = 1,
     page_size: int = 20,
     min_mis_fusions: int | None = None,
+    insurance: Insurance | None = None,
 ) -> SearchResult:
     """Return the published specialists within `radius_miles` of `origin`, ranked for the situation.
 
     `queryset` is an optional pre-filtered Specialist queryset (the FilterSet's); it is always restricted to
     published profiles. `min_mis_fusions` keeps only specialists whose past-year count of minimally invasive
-    SI-joint fusions is at least that (a suppressed count does not qualify: it is not known).
+    SI-joint fusions is at least that (a suppressed count does not qualify: it is not known). `insurance` keeps
+    only practices whose confirmed list includes it; each specialist is then measured to the nearest of those.
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}")
@@ -294,10 +270,14 @@ def find_specialists(
     weights = ranking.weights_for(situation)
 
     start = (page - 1) * page_size
-    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions)
+    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions, insurance)
     count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, start + page_size)
     on_page = ranked[start:]
-    beyond = find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions) if count < MIN_RESULTS else []
+    beyond = (
+        find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions, insurance)
+        if count < MIN_RESULTS
+        else []
+    )
 
     matches = build_matches(on_page + beyond, weights, today)
     return SearchResult(
@@ -312,52 +292,19 @@ def find_specialists(
     )
 
 
-def find_beyond(restrict, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions) -> list[Ranked]:
+def find_beyond(
+    restrict, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions, insurance=None
+) -> list[Ranked]:
     """Return the nearest (up to BEYOND_LIMIT) candidates outside the radius, widening the search as needed."""
     reach = max(radius_miles * 2, radius_miles + 50)
     while True:
         limit = reach if reach < 3000 else None  # past 3,000 miles, look everywhere (Alaska, Hawaii, territories)
-        found = scan(restrict, origin, limit, today, weights, min_mis_fusions)
+        found = scan(restrict, origin, limit, today, weights, min_mis_fusions, insurance)
         outside = {pk: near for pk, near in found.items() if near[0] > radius_miles}
         count, nearest = rank(outside, weights, "distance", today, min_mis_fusions, BEYOND_LIMIT)
         if count >= BEYOND_LIMIT or limit is None:
             return nearest
         reach *= 4
-
-
-class Loaded(QuerySet):
-    """A related manager's rows, already loaded: what `specialist.volumes.all()` returns after load_volumes().
-
-    Reading it (iterating, len, count, exists, indexing, first) uses the loaded rows, like a prefetch. Anything
-    that needs SQL (filter, order_by, update, …) builds the real related query on first use, so it stays right.
-    Django's own prefetch builds that filtered query for every object up front, which costs more than the SQL
-    for a page of results (BENCHMARKS.md, "Search").
-    """
-
-    @classmethod
-    def rows_of(cls, model, instance, name: str, rows: list) -> "Loaded":
-        loaded = cls(model)
-        loaded._query = None  # built on first use (clones of it carry a query of their own)
-        loaded._related_to = (instance, name)
-        loaded._result_cache = rows
-        loaded._prefetch_done = True
-        return loaded
-
-    @property
-    def query(self):
-        if self._query is None:
-            instance, name = self._related_to
-            cache = instance._prefetched_objects_cache
-            loaded = cache.pop(name)  # the related manager returns the cache while it is there
-            try:
-                self._query = getattr(instance, name).get_queryset().query
-            finally:
-                cache[name] = loaded
-        return self._query
-
-    @query.setter
-    def query(self, value):
-        self._query = value
 
 
 def load_volumes(specialists: dict[int, Specialist]) -> None:
@@ -371,8 +318,7 @@ def load_volumes(specialists: dict[int, Specialist]) -> None:
         field.set_cached_value(volume, specialists[volume.specialist_id])  # volume.specialist without a query
         rows[volume.specialist_id].append(volume)
     for pk, specialist in specialists.items():
-        cache = specialist.__dict__.setdefault("_prefetched_objects_cache", {})
-        cache["volumes"] = Loaded.rows_of(ProcedureVolume, specialist, "volumes", rows[pk])
+        set_prefetched(specialist, "volumes", ProcedureVolume, rows[pk])
 
 
 def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
@@ -384,8 +330,8 @@ def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
     """
     if not scored:
         return []
-    entries = SearchEntry.objects.select_related("specialist", "practice").in_bulk([s.entry_id for s in scored])
-    found = [(s, entries[s.entry_id]) for s in scored if s.entry_id in entries]
+    entries = SearchEntry.objects.select_related("specialist", "practice").in_bulk([s.carry for s in scored])
+    found = [(s, entries[s.carry]) for s in scored if s.carry in entries]
     found = [(s, entry) for s, entry in found if entry.specialist.is_published]
     if len(found) < len(scored):  # refreshed since the scan, or a write that bypassed specialists_touched()
         missing = sorted({s.id for s in scored} - {s.id for s, _entry in found})
@@ -394,18 +340,29 @@ def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
             "manage.py refresh_search_index)",
             missing,
         )
-    aged = {entry.specialist_id for _s, entry in found if entry.valid_until <= today}
+    # Aged part-scores, and rows written before the active language had text (older rows), are recomputed.
+    language = translation.get_language()
+    aged = {
+        entry.specialist_id for _s, entry in found if entry.valid_until <= today or language not in entry.explanation
+    }
     fresh = profile_queryset().in_bulk(aged) if aged else {}  # rare: the index is refreshed daily
     matches = []
     for s, entry in found:
         if s.id in fresh:
-            candidate = candidate_from_specialist(fresh[s.id], s.distance_miles)
+            candidate = candidate_from_specialist(
+                fresh[s.id], s.distance_miles, exact=entry.practice.has_exact_location
+            )
             assessment = ranking.assess(candidate, weights, today=today)
             reasons, facts = assessment.reasons, ranking.key_facts(candidate, experience=assessment.experience)
         else:
             scores = {criterion: getattr(entry, criterion) for criterion in STATIC_CRITERIA}
             scores[ranking.DISTANCE] = ranking.distance_part(s.distance_miles)
-            texts = {**entry.explanation["reasons"], ranking.DISTANCE: ranking.distance_reason(s.distance_miles)}
-            reasons, facts = ranking.reasons_in_order(scores, texts, weights), entry.explanation["facts"]
+            explained = entry.explanation[language]
+            texts = {
+                **explained["reasons"],
+                ranking.DISTANCE: ranking.distance_reason(s.distance_miles, entry.practice.has_exact_location),
+            }
+            reasons, facts = ranking.reasons_in_order(scores, texts, weights), explained["facts"]
         matches.append(Match(entry.specialist, entry.practice, s.distance_miles, s.score, reasons, facts))
+    prefetch_related_objects([match.practice for match in matches], "insurance")  # the cards show it: one query
     return matches

@@ -2,19 +2,31 @@
 
 Every criterion turns plain facts about one candidate into a part-score in [0, 1] and a plain-language
 reason. The total is the weighted sum of the part-scores on a 0–100 scale; the patient's situation changes
-the weights. docs/ranking.md explains each criterion, formula and weight.
+the weights; in_result_order() is the one order of search results. The past-year rule and the words for a
+count live in directory/volumes.py. docs/ranking.md explains each criterion, formula and weight.
 """
 
 import datetime
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from directory.models import Procedure, Service, VolumeSource, select_past_year_volume
+from directory import geo
+from directory.models import Procedure, Service
+from directory.volumes import (
+    describe_stale,
+    describe_volume,
+    leaves_window_on,
+    month_year,
+    select_past_year_volume,
+    volume_fact,
+)
 
 # --- The patient's situation ------------------------------------------------------------------------
 
@@ -22,9 +34,9 @@ INJECTION_NOT_DONE = "not_done"
 INJECTION_RELIEVED = "relieved"
 INJECTION_NOT_RELIEVED = "not_relieved"
 DIAGNOSTIC_INJECTION_CHOICES = [
-    (INJECTION_NOT_DONE, "Not done yet"),
-    (INJECTION_RELIEVED, "Done, and it relieved the pain"),
-    (INJECTION_NOT_RELIEVED, "Done, and it did not relieve the pain"),
+    (INJECTION_NOT_DONE, gettext_lazy("Not done yet")),
+    (INJECTION_RELIEVED, gettext_lazy("Done, and it relieved the pain")),
+    (INJECTION_NOT_RELIEVED, gettext_lazy("Done, and it did not relieve the pain")),
 ]
 # Surgery is for pain that persists after about six months of non-surgical treatment.
 CONSERVATIVE_CARE_MONTHS = 6
@@ -71,15 +83,18 @@ class Situation:
         """Return plain-language lines describing the situation, for pages and PDFs."""
         lines = []
         if self.prior_lumbar_fusion is True:
-            lines.append("Prior lumbar fusion")
+            lines.append(gettext("Prior lumbar fusion"))
         elif self.prior_lumbar_fusion is False:
-            lines.append("No prior lumbar fusion")
+            lines.append(gettext("No prior lumbar fusion"))
         if self.conservative_months is not None:
             months = self.conservative_months
-            lines.append(f"{months} month{'' if months == 1 else 's'} of non-surgical care")
+            lines.append(
+                ngettext("%(months)d month of non-surgical care", "%(months)d months of non-surgical care", months)
+                % {"months": months}
+            )
         if self.diagnostic_injection is not None:
-            label = dict(DIAGNOSTIC_INJECTION_CHOICES)[self.diagnostic_injection]
-            lines.append(f"Diagnostic SI-joint injection: {in_sentence(label)}")
+            label = str(dict(DIAGNOSTIC_INJECTION_CHOICES)[self.diagnostic_injection])
+            lines.append(gettext("Diagnostic SI-joint injection: %(answer)s") % {"answer": in_sentence(label)})
         return lines
 
 
@@ -97,6 +112,7 @@ CONSERVATIVE_CARE = "conservative_care"
 LUMBAR_FUSION = "lumbar_fusion"
 DISTANCE = "distance"
 VERIFIED = "verified"
+AVAILABILITY = "availability"
 CRITERIA = (
     SURGICAL_EXPERIENCE,
     NONSURGICAL_EXPERIENCE,
@@ -107,9 +123,11 @@ CRITERIA = (
     LUMBAR_FUSION,
     DISTANCE,
     VERIFIED,
+    AVAILABILITY,
 )
 
-# Balanced weights (they sum to 100); settings.SIJ_RANKING_WEIGHTS overrides them by key.
+# Balanced weights: the first nine sum to 100, availability adds as much as distance (docs/ranking.md says why);
+# settings.SIJ_RANKING_WEIGHTS overrides them by key.
 DEFAULT_WEIGHTS = {
     SURGICAL_EXPERIENCE: 18,
     NONSURGICAL_EXPERIENCE: 12,
@@ -120,6 +138,7 @@ DEFAULT_WEIGHTS = {
     LUMBAR_FUSION: 8,
     DISTANCE: 16,
     VERIFIED: 6,
+    AVAILABILITY: 16,
 }
 
 # How the situation changes the weights: (condition, {criterion: multiplier}), documented in docs/ranking.md.
@@ -160,6 +179,9 @@ def base_weights() -> dict[str, float]:
     weights = {**DEFAULT_WEIGHTS, **overrides}
     if any(weight < 0 for weight in weights.values()) or not any(weights.values()):
         raise ValueError("Ranking weights must be non-negative and not all zero.")
+    if not weights[AVAILABILITY] > 0:
+        # The promise in docs/ranking.md: never ranked above a comparable specialist who is accepting new patients.
+        raise ValueError("The availability weight must be more than 0.")
     return {key: float(weight) for key, weight in weights.items()}
 
 
@@ -203,6 +225,8 @@ class Candidate:
     latest_training: str = ""  # e.g. "Minimally invasive SI-joint fusion course (2024)"
     verified_at: datetime.date | None = None
     profile_verified: bool = False  # a curator verified the profile (shown with verified counts)
+    exact_location: bool = False  # the nearest practice is placed at its address, not its ZIP centre
+    accepting_new_patients: bool = True
 
 
 # --- Criteria ---------------------------------------------------------------------------------------
@@ -222,26 +246,6 @@ SURGICAL_PROCEDURES = (Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION)
 NONSURGICAL_PROCEDURES = (Procedure.SI_INJECTION, Procedure.RF_ABLATION)
 COUNTED_PROCEDURES = SURGICAL_PROCEDURES + NONSURGICAL_PROCEDURES
 
-PROCEDURE_PLURALS = {
-    Procedure.MIS_SI_FUSION: "minimally invasive SI-joint fusions",
-    Procedure.OPEN_SI_FUSION: "open SI-joint fusions",
-    Procedure.SI_INJECTION: "SI-joint injections",
-    Procedure.RF_ABLATION: "SI-joint RF ablations / nerve blocks",
-    Procedure.LUMBAR_FUSION: "lumbar fusions",
-}
-PROCEDURE_SINGULARS = {
-    Procedure.MIS_SI_FUSION: "minimally invasive SI-joint fusion",
-    Procedure.OPEN_SI_FUSION: "open SI-joint fusion",
-    Procedure.SI_INJECTION: "SI-joint injection",
-    Procedure.RF_ABLATION: "SI-joint RF ablation / nerve block",
-    Procedure.LUMBAR_FUSION: "lumbar fusion",
-}
-
-
-def sentence(text: str) -> str:
-    """Return text with its first letter capitalised (and the rest as it is: "SI-joint" stays)."""
-    return text[:1].upper() + text[1:]
-
 
 def in_sentence(label: str) -> str:
     """Return a label for use mid-sentence: "Therapeutic SI-joint injection" -> "therapeutic SI-joint injection"."""
@@ -258,13 +262,6 @@ def distance_part(miles: float) -> float:
     return 0.5 ** (max(miles, 0.0) / DISTANCE_HALF_MILES)
 
 
-def format_period(start: datetime.date, end: datetime.date) -> str:
-    """Return "Jan–Dec 2025" or "Jul 2024–Jun 2025"."""
-    if start.year == end.year:
-        return f"{start:%b}–{end:%b %Y}"
-    return f"{start:%b %Y}–{end:%b %Y}"
-
-
 def credited_count(volume) -> int:
     """Return the count a past-year volume contributes (suppressed counts credit their lower bound)."""
     if volume is None:
@@ -272,13 +269,6 @@ def credited_count(volume) -> int:
     if volume.count is None:
         return SUPPRESSED_COUNT_CREDIT if volume.is_suppressed else 0
     return volume.count
-
-
-def source_label(source: str) -> str:
-    try:
-        return VolumeSource(source).label
-    except ValueError:
-        return source
 
 
 @dataclass(frozen=True)
@@ -304,32 +294,15 @@ def assess_experience(volumes: Iterable, today: datetime.date) -> Experience:
     return Experience(current, stale)
 
 
-def describe_volume(volume, *, verified_on: datetime.date | None = None) -> str:
-    """Return "34 minimally invasive SI-joint fusions in Jan–Dec 2025 (self-reported, verified)"."""
-    period = format_period(volume.period_start, volume.period_end)
-    if volume.count is None:
-        who = source_label(volume.source)
-        fewer = " (fewer than 11 patients)" if volume.source == VolumeSource.CMS_MEDICARE else ""
-        return f"{sentence(PROCEDURE_PLURALS[volume.procedure])} in {period}: not published by {who}{fewer}"
-    noun = PROCEDURE_SINGULARS[volume.procedure] if volume.count == 1 else PROCEDURE_PLURALS[volume.procedure]
-    verified = (f"verified {verified_on:%b %Y}" if verified_on else "verified") if volume.verified else "not verified"
-    return f"{volume.count} {noun} in {period} ({source_label(volume.source)}, {verified})"
-
-
-def describe_stale(volume) -> str:
-    name = sentence(PROCEDURE_PLURALS[volume.procedure])
-    return f"{name}: last count is from {volume.period_end.year}, too old to count"
-
-
 def _volume_reason(experience: Experience, procedures, nothing: str) -> str:
     parts = [describe_volume(experience.current[p]) for p in procedures if p in experience.current]
     parts += [describe_stale(experience.stale[p]) for p in procedures if p in experience.stale]
-    return "; ".join(parts) if parts else nothing
+    return "; ".join(parts) if parts else str(nothing)
 
 
 def surgical_experience(c: Candidate, experience: Experience) -> tuple[float, str]:
     n = sum(credited_count(experience.current.get(p)) for p in SURGICAL_PROCEDURES)
-    reason = _volume_reason(experience, SURGICAL_PROCEDURES, "No past-year SI-joint fusion count on record")
+    reason = _volume_reason(experience, SURGICAL_PROCEDURES, gettext("No past-year SI-joint fusion count on record"))
     return saturating(n, SURGICAL_K), reason
 
 
@@ -337,33 +310,45 @@ def nonsurgical_experience(c: Candidate, experience: Experience) -> tuple[float,
     n = sum(credited_count(experience.current.get(p)) for p in NONSURGICAL_PROCEDURES)
     offers = [s for s in (Service.THERAPEUTIC_SI_INJECTION, Service.RF_ABLATION) if s in c.services]
     part = 0.7 * saturating(n, NONSURGICAL_K) + 0.15 * len(offers)
-    reason = _volume_reason(experience, NONSURGICAL_PROCEDURES, "No past-year SI-joint injection count on record")
+    nothing = gettext("No past-year SI-joint injection count on record")
+    reason = _volume_reason(experience, NONSURGICAL_PROCEDURES, nothing)
     if offers:
-        reason += "; offers " + " and ".join(in_sentence(Service(s).label) for s in offers)
+        services = gettext(" and ").join(in_sentence(str(Service(s).label)) for s in offers)
+        reason += gettext("; offers %(services)s") % {"services": services}
     return part, reason
 
 
 def training(c: Candidate, experience: Experience) -> tuple[float, str]:
     n = c.training_count
     if not n:
-        return 0.0, "No SI-joint training on record"
-    latest = f" (latest: {c.latest_training})" if c.latest_training else ""
-    plural = "training" if n == 1 else "trainings"
-    return 1.0 - 0.5**n, f"{n} recorded SI-joint {plural}{latest}"
+        return 0.0, gettext("No SI-joint training on record")
+    if c.latest_training:
+        reason = ngettext(
+            "%(count)d recorded SI-joint training (latest: %(latest)s)",
+            "%(count)d recorded SI-joint trainings (latest: %(latest)s)",
+            n,
+        ) % {"count": n, "latest": c.latest_training}
+    else:
+        reason = ngettext("%(count)d recorded SI-joint training", "%(count)d recorded SI-joint trainings", n) % {
+            "count": n
+        }
+    return 1.0 - 0.5**n, reason
 
 
 def mis_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
     if Service.MIS_SI_FUSION in c.services:
-        return 1.0, "Offers minimally invasive SI-joint fusion (smaller incisions, shorter recovery than open fusion)"
+        return 1.0, gettext(
+            "Offers minimally invasive SI-joint fusion (smaller incisions, shorter recovery than open fusion)"
+        )
     if Service.OPEN_SI_FUSION in c.services:
-        return 0.3, "Offers open SI-joint fusion only, not the minimally invasive procedure"
-    return 0.0, "Does not offer minimally invasive SI-joint fusion"
+        return 0.3, gettext("Offers open SI-joint fusion only, not the minimally invasive procedure")
+    return 0.0, gettext("Does not offer minimally invasive SI-joint fusion")
 
 
 def diagnostic_injection(c: Candidate, experience: Experience) -> tuple[float, str]:
     if Service.DIAGNOSTIC_SI_INJECTION in c.services:
-        return 1.0, "Confirms the diagnosis with an image-guided diagnostic SI-joint injection"
-    return 0.0, "Does not list an image-guided diagnostic SI-joint injection"
+        return 1.0, gettext("Confirms the diagnosis with an image-guided diagnostic SI-joint injection")
+    return 0.0, gettext("Does not list an image-guided diagnostic SI-joint injection")
 
 
 CONSERVATIVE_PARTS = {
@@ -376,35 +361,43 @@ CONSERVATIVE_PARTS = {
 def conservative_care(c: Candidate, experience: Experience) -> tuple[float, str]:
     offered = [s for s in CONSERVATIVE_PARTS if s in c.services]
     if not offered:
-        return 0.0, "Does not list non-surgical SI-joint care"
-    names = ", ".join(in_sentence(Service(s).label) for s in offered)
-    return sum(CONSERVATIVE_PARTS[s] for s in offered), f"Non-surgical care first: {names}"
+        return 0.0, gettext("Does not list non-surgical SI-joint care")
+    names = ", ".join(in_sentence(str(Service(s).label)) for s in offered)
+    return sum(CONSERVATIVE_PARTS[s] for s in offered), gettext("Non-surgical care first: %(services)s") % {
+        "services": names
+    }
 
 
 def lumbar_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
     checks = Service.EVALUATES_SI_IN_LUMBAR_WORKUP in c.services
     treats = Service.TREATS_POST_LUMBAR_FUSION in c.services
     if checks and treats:
-        reason = "Checks the SI joint in every low-back work-up and treats pain after lumbar fusion"
+        reason = gettext("Checks the SI joint in every low-back work-up and treats pain after lumbar fusion")
     elif checks:
-        reason = "Checks the SI joint in every low-back work-up"
+        reason = gettext("Checks the SI joint in every low-back work-up")
     elif treats:
-        reason = "Treats pain after lumbar fusion"
+        reason = gettext("Treats pain after lumbar fusion")
     else:
-        reason = "Does not say they check the SI joint in low-back work-ups"
+        reason = gettext("Does not say they check the SI joint in low-back work-ups")
     return 0.5 * checks + 0.5 * treats, reason
 
 
 def verified(c: Candidate, experience: Experience, today: datetime.date) -> tuple[float, str]:
     if c.verified_at is None:
-        return 0.0, "Profile not verified by our curators yet"
+        return 0.0, gettext("Profile not verified by our curators yet")
     age = (today - c.verified_at).days
-    when = f"{c.verified_at:%b %Y}"
+    when = month_year(c.verified_at)
     if age <= VERIFIED_FRESH_DAYS:
-        return 1.0, f"Profile verified {when}"
+        return 1.0, gettext("Profile verified %(month)s") % {"month": when}
     if age <= VERIFIED_STALE_DAYS:
-        return 0.5, f"Profile verified {when} (more than a year ago)"
-    return 0.0, f"Profile last verified {when}, more than three years ago"
+        return 0.5, gettext("Profile verified %(month)s (more than a year ago)") % {"month": when}
+    return 0.0, gettext("Profile last verified %(month)s, more than three years ago") % {"month": when}
+
+
+def availability(c: Candidate, experience: Experience) -> tuple[float, str]:
+    if c.accepting_new_patients:
+        return 1.0, gettext("Accepting new patients")
+    return 0.0, gettext("Not accepting new patients: ranked below comparable specialists who are")
 
 
 # --- Scoring ----------------------------------------------------------------------------------------
@@ -459,6 +452,7 @@ def static_results(candidate: Candidate, today: datetime.date, experience=None) 
         CONSERVATIVE_CARE: conservative_care(candidate, experience),
         LUMBAR_FUSION: lumbar_fusion(candidate, experience),
         VERIFIED: verified(candidate, experience, today),
+        AVAILABILITY: availability(candidate, experience),
     }
 
 
@@ -497,13 +491,25 @@ def weighted_total(scores: dict[str, float], weights: dict[str, float]) -> float
 
 
 def reasons_in_order(scores: dict[str, float], reasons: dict[str, str], weights: dict[str, float]) -> list[str]:
-    """Return the reasons, the one contributing most (part-score × weight) first; ties in CRITERIA order."""
-    order = sorted(CRITERIA, key=lambda criterion: (-scores[criterion] * weights[criterion], CRITERIA.index(criterion)))
+    """Return the reasons, the one contributing most (part-score × weight) first; ties in CRITERIA order.
+
+    "Not accepting new patients" comes first whatever it contributes (nothing): it is what a patient must know
+    first, and it explains why the specialist ranks below comparable ones (a card shows the first three).
+    """
+    order = sorted(
+        CRITERIA,
+        key=lambda criterion: (
+            not (criterion == AVAILABILITY and scores[criterion] == 0),
+            -scores[criterion] * weights[criterion],
+            CRITERIA.index(criterion),
+        ),
+    )
     return [reasons[criterion] for criterion in order]
 
 
-def distance_reason(miles: float) -> str:
-    return "Less than 0.1 miles away" if miles < 0.05 else f"{miles:.1f} miles away"
+def distance_reason(miles: float, exact: bool = False) -> str:
+    """Worded as exactly as it is known (directory.geo.describe_distance): "About 3 miles away" from a ZIP centre."""
+    return geo.describe_distance_away(miles, exact)
 
 
 def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.date | None = None) -> Assessment:
@@ -511,20 +517,15 @@ def assess(candidate: Candidate, weights: dict[str, float], *, today: datetime.d
     today = today or timezone.localdate()
     experience = assess_experience(candidate.volumes, today)
     results = static_results(candidate, today, experience)
-    results[DISTANCE] = distance_part(candidate.distance_miles), distance_reason(candidate.distance_miles)
+    results[DISTANCE] = (
+        distance_part(candidate.distance_miles),
+        distance_reason(candidate.distance_miles, candidate.exact_location),
+    )
     parts = [
         Part(criterion, clamp(results[criterion][0]), weights[criterion], results[criterion][1])
         for criterion in CRITERIA
     ]
     return Assessment(candidate, weighted_total({p.criterion: p.score for p in parts}, weights), parts, experience)
-
-
-def months_after(day: datetime.date, months: int) -> datetime.date:
-    """Return the same day `months` months later (clamped to the month's last day)."""
-    month_index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(month_index, 12)
-    last_day = (datetime.date(year + (month == 11), (month + 1) % 12 + 1, 1) - datetime.timedelta(days=1)).day
-    return datetime.date(year, month + 1, min(day.day, last_day))
 
 
 def static_parts_valid_until(candidate: Candidate, today: datetime.date) -> datetime.date:
@@ -535,39 +536,61 @@ def static_parts_valid_until(candidate: Candidate, today: datetime.date) -> date
     Recomputed at most a year later in any case.
     """
     days = [today + datetime.timedelta(days=365)]
-    window = settings.SIJ_VOLUME_WINDOW_MONTHS
     for volume in candidate.volumes:
         if volume.procedure not in COUNTED_PROCEDURES:
             continue
         if volume.period_end > today:
             days.append(volume.period_end)
         else:
-            days.append(months_after(volume.period_end, window))
+            days.append(leaves_window_on(volume.period_end))
     if candidate.verified_at is not None:
         for age in (VERIFIED_FRESH_DAYS + 1, VERIFIED_STALE_DAYS + 1):
             days.append(candidate.verified_at + datetime.timedelta(days=age))
     return min(day for day in days if day > today)
 
 
-def ordering_key(assessment: Assessment, sort: str = "best") -> tuple[Any, ...]:
-    """Return the sort key: best = score desc, then distance, name, id; distance = distance, name, id."""
-    c = assessment.candidate
-    tail = (c.distance_miles, c.last_name.casefold(), c.first_name.casefold(), c.id)
-    return tail if sort == "distance" else (-assessment.score, *tail)
+# --- Order ------------------------------------------------------------------------------------------
+
+SORTS = ("best", "distance")
 
 
-def rank(
-    candidates: Iterable[Candidate],
-    situation: Situation | None = None,
-    *,
-    sort: str = "best",
-    today: datetime.date | None = None,
-) -> list[Assessment]:
-    """Return the candidates assessed and ordered (best first, or nearest first with sort="distance")."""
-    weights = weights_for(situation)
-    today = today or timezone.localdate()
-    assessments = [assess(c, weights, today=today) for c in candidates]
-    return sorted(assessments, key=lambda a: ordering_key(a, sort))
+class Ranked(NamedTuple):
+    """A scored candidate laid out in result order: of two, the better one compares smaller.
+
+    best: score descending, then distance, last name, first name (casefolded), id; distance: distance, then score
+    descending, then the same. `carry` is what the caller needs back (never compared: ids are unique).
+    """
+
+    order: float  # -score when sorting by best match, the distance when sorting by distance
+    then: float  # the distance when sorting by best match, -score when sorting by distance
+    last_name_key: str  # casefolded
+    first_name_key: str
+    id: int
+    score: float
+    distance_miles: float  # rounded to 0.1, as shown and as scored
+    carry: Any = None
+
+
+def in_result_order(scored: Iterable[tuple], *, sort: str = "best", top: int | None = None) -> list[Ranked]:
+    """Return (score, distance_miles, last_name_key, first_name_key, id, carry) rows as Ranked, in result order.
+
+    The one ordering of search results (referral.matching uses it; the property tests check it). With `top`,
+    only the first `top` are kept and only those sorted: a page is a few dozen of up to thousands of rows.
+    Equal distances sort by score, so that a comparable specialist who is accepting new patients comes first in
+    either order.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}")
+    if sort == "best":
+        rows = [
+            (-score, miles, last, first, pk, score, miles, carry) for score, miles, last, first, pk, carry in scored
+        ]
+    else:
+        rows = [
+            (miles, -score, last, first, pk, score, miles, carry) for score, miles, last, first, pk, carry in scored
+        ]
+    ordered = sorted(rows) if top is None else heapq.nsmallest(top, rows)
+    return [Ranked._make(row) for row in ordered]
 
 
 def key_facts(candidate: Candidate, *, today: datetime.date | None = None, experience=None) -> list[str]:
@@ -582,17 +605,7 @@ def key_facts(candidate: Candidate, *, today: datetime.date | None = None, exper
         volume = experience.current.get(procedure)
         if volume is None:
             continue
-        period = format_period(volume.period_start, volume.period_end)
-        source = source_label(volume.source)
-        if volume.count is None:
-            facts.append(f"{sentence(PROCEDURE_PLURALS[procedure])}: not published by {source}, {period}")
-            continue
-        noun = PROCEDURE_SINGULARS[procedure] if volume.count == 1 else PROCEDURE_PLURALS[procedure]
-        if volume.verified:
-            verified = f"verified {candidate.verified_at:%b %Y}" if candidate.verified_at else "verified"
-        else:
-            verified = "not verified"
-        facts.append(f"{volume.count} {noun}, {period}, {source}, {verified}")
+        facts.append(volume_fact(volume, verified_on=candidate.verified_at))
     for procedure in COUNTED_PROCEDURES:
         if procedure in experience.stale:
             facts.append(describe_stale(experience.stale[procedure]))

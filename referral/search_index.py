@@ -7,19 +7,24 @@ located practice of each published specialist with the part-scores that do not d
 location or situation, and their reasons and key facts; matching.py reads it, measures distances, applies the
 situation's weights and writes the page from it.
 
-Keeping it right: refresh_search_entries(ids) rebuilds the rows of those specialists from the directory.
+Keeping it right: refresh_search_entries(ids) brings the rows of those specialists up to date from the directory,
+in place (changed rows upserted, removed ones deleted, unchanged ones left alone).
 It runs whenever the directory announces changed specialists (directory.models.specialists_changed): model
 saves and deletes announce theirs through the receivers below, code that bypasses model signals (bulk
 writes, QuerySet.update) calls specialists_touched(ids) itself, and imports batch it all with
-batch_changes(). `manage.py refresh_search_index` rebuilds everything (run it daily: it also renews rows
-whose part-scores age, which the search otherwise recomputes on the fly).
+batch_changes(); so does every request (directory.middleware), so that an admin save with any number of
+inline rows refreshes its specialist once. `manage.py refresh_search_index` brings everything up to date and
+then vacuums and analyses the table (run it daily: it also renews rows whose part-scores age, which the search
+otherwise recomputes on the fly).
 """
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone
+from django.utils import timezone, translation
 from tqdm import tqdm
 
 from directory import geo
@@ -36,6 +41,7 @@ from referral import ranking
 from referral.models import SearchEntry
 
 CHUNK = 2000
+UPSERT_BATCH = 500  # rows per INSERT … ON CONFLICT: 20 columns each, well within SQLite's parameter cap
 
 
 def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
@@ -48,10 +54,7 @@ def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
     experience = ranking.assess_experience(candidate.volumes, today)
     results = ranking.static_results(candidate, today, experience)
     parts = ranking.static_parts(candidate, today, results)
-    explanation = {
-        "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
-        "facts": ranking.key_facts(candidate, today=today, experience=experience),
-    }
+    explanation = explanations(candidate, today, experience)
     valid_until = ranking.static_parts_valid_until(candidate, today)
     mis = experience.current.get(ranking.Procedure.MIS_SI_FUSION)
     return [
@@ -73,31 +76,136 @@ def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
     ]
 
 
+def explanations(candidate, today, experience) -> dict:
+    """Return the reasons and key facts of a candidate in every language of the site: {language: {"reasons":
+    {criterion: reason}, "facts": [fact, …]}}. Written out at indexing time, so that a search in Spanish costs
+    no more than one in English."""
+    written = {}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            results = ranking.static_results(candidate, today, experience)
+            written[language] = {
+                "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
+                "facts": ranking.key_facts(candidate, today=today, experience=experience),
+            }
+    return written
+
+
+class Refreshed(NamedTuple):
+    written: int  # rows inserted or changed
+    removed: int
+    unchanged: int
+
+
+# Every column a refresh writes; rows are matched on (specialist, practice), their unique key.
+WRITTEN = [field for field in SearchEntry._meta.concrete_fields if not field.primary_key]
+MATCHED = ["specialist", "practice"]
+KEY = [1 + [field.name for field in WRITTEN].index(name) for name in MATCHED]  # in a row read with the id first
+UPDATED = [field.name for field in WRITTEN if field.name not in MATCHED]
+
+
 def refresh_search_entries(specialist_ids: Iterable[int] | None = None, *, progress: bool = False) -> int:
-    """Rebuild the search entries of these specialists (of everyone when None); return the rows written."""
+    """Bring the search entries of these specialists (of everyone when None) up to date; return the rows written."""
+    return sync_search_entries(specialist_ids, progress=progress).written
+
+
+def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress: bool = False) -> Refreshed:
+    """Update the search entries of these specialists (of everyone when None) in place, in one transaction.
+
+    Rows are compared with what they should hold: new and changed ones are upserted (INSERT … ON CONFLICT
+    DO UPDATE, on PostgreSQL and SQLite alike), rows of practices or specialists that left the search are
+    deleted, unchanged rows are not written at all. Updating in place rather than deleting and reinserting
+    keeps the PostgreSQL table compact and its visibility map mostly set (the covering index stays
+    index-only), keeps each row's id (a search between its two queries still finds its page rows), and makes a
+    refresh of unchanged data write nothing (BENCHMARKS.md, "Search index upkeep").
+    """
     from referral.matching import profile_queryset
 
     today = timezone.localdate()
-    ids = None if specialist_ids is None else sorted(set(specialist_ids))
-    if ids is not None and len(ids) > CHUNK:  # keep IN lists short (SQLite caps query parameters)
-        with transaction.atomic():
-            return sum(refresh_search_entries(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
+    counts = [0, 0, 0]
     with transaction.atomic():
-        stale = SearchEntry.objects.all() if ids is None else SearchEntry.objects.filter(specialist_id__in=ids)
-        stale.delete()
-        specialists = profile_queryset() if ids is None else profile_queryset().filter(pk__in=ids)
-        total = specialists.count() if progress else None
-        written = 0
-        batch: list[SearchEntry] = []
-        for specialist in tqdm(
-            specialists.order_by("pk").iterator(chunk_size=CHUNK), total=total, disable=None if progress else True
-        ):
-            batch += entries_for(specialist, today)
-            if len(batch) >= CHUNK:
-                written += len(SearchEntry.objects.bulk_create(batch))
-                batch = []
-        written += len(SearchEntry.objects.bulk_create(batch))
-    return written
+        if specialist_ids is None:
+            # Everyone: stream the published specialists in key order, and compare each chunk with the
+            # index rows of its key range (which also holds rows of specialists no longer published).
+            specialists = profile_queryset().order_by("pk")
+            total = specialists.count() if progress else None
+            after = 0  # primary keys start at 1
+            with tqdm(total=total, disable=None if progress else True) as bar:
+                for chunk in chunked(specialists.iterator(chunk_size=CHUNK), CHUNK):
+                    last = chunk[-1].pk
+                    in_range = SearchEntry.objects.filter(specialist_id__gt=after, specialist_id__lte=last)
+                    sync_chunk(chunk, in_range, today, counts)
+                    bar.update(len(chunk))
+                    after = last
+            sync_chunk([], SearchEntry.objects.filter(specialist_id__gt=after), today, counts)
+        else:
+            ids = sorted(set(specialist_ids))
+            for start in range(0, len(ids), CHUNK):  # keep IN lists short (SQLite caps query parameters)
+                chunk_ids = ids[start : start + CHUNK]
+                specialists = list(profile_queryset().filter(pk__in=chunk_ids).order_by("pk"))
+                sync_chunk(specialists, SearchEntry.objects.filter(specialist_id__in=chunk_ids), today, counts)
+    return Refreshed(*counts)
+
+
+def chunked(items, size):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def sync_chunk(specialists: list[Specialist], stored, today, counts: list[int]) -> None:
+    """Make the index rows in `stored` (a SearchEntry queryset) those of `specialists`; add to counts."""
+    current = {
+        (row[KEY[0]], row[KEY[1]]): row for row in stored.values_list("id", *(field.attname for field in WRITTEN))
+    }
+    changed = []
+    for specialist in specialists:
+        for entry in entries_for(specialist, today):
+            values = tuple(getattr(entry, field.attname) for field in WRITTEN)
+            row = current.pop((entry.specialist_id, entry.practice_id), None)
+            if row is None or row[1:] != values:
+                changed.append(entry)
+            else:
+                counts[2] += 1
+    if current:  # practices and specialists that left the search
+        gone = [row[0] for row in current.values()]
+        for start in range(0, len(gone), CHUNK):
+            SearchEntry.objects.filter(pk__in=gone[start : start + CHUNK]).delete()
+        counts[1] += len(gone)
+    if changed:
+        SearchEntry.objects.bulk_create(
+            changed,
+            batch_size=UPSERT_BATCH,
+            update_conflicts=True,
+            unique_fields=MATCHED,
+            update_fields=UPDATED,
+        )
+        counts[0] += len(changed)
+
+
+def tidy_search_index() -> str:
+    """Vacuum and analyse the index table after a full rebuild; return what ran.
+
+    PostgreSQL: `VACUUM (ANALYZE)` sets the visibility map, without which the covering index is not read
+    index-only (the planner chose a bitmap heap scan at 100k published), frees the space of replaced rows
+    and renews the planner's statistics. VACUUM cannot run inside a transaction, so within one (a caller's
+    atomic block, a test) only `ANALYZE` runs. SQLite: `ANALYZE` of the table (its planner statistics).
+    """
+    connection = connections[SearchEntry.objects.db]
+    table = connection.ops.quote_name(SearchEntry._meta.db_table)
+    statement = (
+        f"VACUUM (ANALYZE) {table}"
+        if connection.vendor == "postgresql" and not connection.in_atomic_block
+        else f"ANALYZE {table}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+    return statement
 
 
 def refresh_expired_search_entries(*, progress: bool = False) -> int:

@@ -1,23 +1,45 @@
 """Patient pages: the search form, the results, a specialist's profile and the guide.
 
-Views only translate HTTP: the FilterSet validates the query, referral.matching finds and explains the
-matches, the templates render them. Nothing here stores or logs a search (it pairs a ZIP with a situation).
+Views only translate HTTP: the search form and the FilterSet validate the query, referral.matching finds
+and explains the matches, the templates render them. Nothing here stores or logs a search (it pairs a ZIP
+with a situation).
 """
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST
+from django_ratelimit.core import is_ratelimited
 
-from directory.models import Procedure, Service, past_year_window
+from config.security import client_ip, rate_limit
+from directory import geo
+from directory.forms import ProfileReportForm
+from directory.models import Procedure, Service, Specialist
+from directory.volumes import past_year_window
 from referral import ranking
-from referral.filters import SpecialistSearch
-from referral.matching import match_specialist, profile_queryset
+from referral.compare import CompareForm, compare_columns, count_rows, service_rows
+from referral.filters import SpecialistFilterSet
+from referral.forms import SearchForm
+from referral.guide import questions_to_ask
+from referral.matching import find_specialists, match_specialist, profile_queryset
+from referral.ranking import NO_SITUATION
 
 # Query parameters that narrow the list, as opposed to the ZIP, distance, order and situation.
-FILTER_FIELDS = ("service", "specialty", "accepting_new_patients", "telehealth", "language", "min_mis_fusions")
+FILTER_FIELDS = (
+    "service",
+    "specialty",
+    "accepting_new_patients",
+    "telehealth",
+    "speaks_spanish",
+    "language",
+    "min_mis_fusions",
+    "insurance",
+)
 
 
 def home(request):
-    return render(request, "referral/home.html", {"form": SpecialistSearch().form})
+    return render(request, "referral/home.html", {"form": SearchForm()})
 
 
 def about(request):
@@ -25,46 +47,111 @@ def about(request):
     return render(request, "referral/about.html", {"weights": weights, "weights_total": sum(weights.values())})
 
 
+@rate_limit("search", "SIJ_RATE_SEARCH", methods=("GET", "HEAD"))
 def search(request):
     if not request.GET.get("zip", "").strip():
         # No ZIP yet (a bare /search/ link): show the form, not an error.
-        return render(request, "referral/search.html", {"form": SpecialistSearch().form})
-    filterset = SpecialistSearch(request.GET)
-    context = {"form": filterset.form, "services": Service.choices}
-    if filterset.is_valid():
-        context.update(results_context(request.GET, filterset, filterset.search()))
+        return render(request, "referral/search.html", {"form": SearchForm(), "filters": SpecialistFilterSet().form})
+    form = SearchForm(request.GET)
+    filterset = SpecialistFilterSet(request.GET, queryset=Specialist.objects.all())
+    valid = form.is_valid() & filterset.is_valid()  # both, so that every error shows at once
+    context = {
+        "form": form,
+        "filters": filterset.form,
+        "errors": {**form.errors, **filterset.errors},
+        "services": Service.choices,
+    }
+    if valid:
+        result = find_specialists(**form.search_arguments(), queryset=filterset.qs)
+        context.update(results_context(request.GET, form, filterset.form, result))
     return render(request, "referral/search.html", context)
 
 
 def specialist_detail(request, pk):
     specialist = get_object_or_404(profile_queryset(), pk=pk)
+    return render(request, "referral/specialist_detail.html", profile_context(request, specialist))
+
+
+def profile_context(request, specialist, *, report_form=None):
+    """Return what the profile page shows: counts, services, the report form, and (from a search) the match."""
     oldest_end, today = past_year_window()
-    counted = (specialist.past_year_volume(procedure, today=today) for procedure in Procedure)
+    past_year = [specialist.past_year_volume(procedure, today=today) for procedure in Procedure]
     context = {
         "specialist": specialist,
+        "questions": questions_to_ask(specialist),
         "volumes": specialist.volumes.all(),
-        "counted_ids": {volume.pk for volume in counted if volume},
+        # Only the SI-joint procedures score; a past-year lumbar fusion count is shown for context.
+        "counted_ids": {v.pk for v in past_year if v and v.procedure in ranking.COUNTED_PROCEDURES},
+        "context_ids": {v.pk for v in past_year if v and v.procedure not in ranking.COUNTED_PROCEDURES},
         "window_start": oldest_end,
         "window_months": settings.SIJ_VOLUME_WINDOW_MONTHS,
         "services": Service.choices,
         "offered_services": specialist.services,
         "missing_services": [label for value, label in Service.choices if value not in specialist.services],
+        "report_form": report_form or ProfileReportForm(specialist=specialist),
     }
     if request.GET.get("zip", "").strip():
         # The visitor came from a search: explain this specialist relative to that ZIP and situation.
-        filterset = SpecialistSearch(request.GET)
-        if filterset.is_valid():
-            situation = filterset.situation
+        form = SearchForm(request.GET)
+        if form.is_valid():
+            situation = form.situation
             context.update(
-                match=match_specialist(specialist=specialist, origin=filterset.origin, situation=situation),
-                origin=filterset.origin,
+                match=match_specialist(specialist=specialist, origin=form.origin, situation=situation),
+                origin=form.origin,
                 situation_lines=situation.describe(),
                 search_query=query_string(request.GET),
             )
-    return render(request, "referral/specialist_detail.html", context)
+    return context
 
 
-def results_context(query, filterset, result):
+@require_POST
+def specialist_report(request, pk):
+    """File a visitor's problem report about a profile; no account, nothing about the visitor is kept.
+
+    Rate-limited per client address (django-ratelimit keeps a hashed counter in the cache, not the address).
+    """
+    specialist = get_object_or_404(profile_queryset(), pk=pk)
+    form = ProfileReportForm(request.POST, specialist=specialist)
+    limited = is_ratelimited(
+        request,
+        group="profile-report",
+        key=lambda _group, request: client_ip(request),
+        rate=f"{settings.SIJ_REPORTS_PER_HOUR}/h",
+        increment=True,
+    )
+    if limited:
+        form.add_error(None, gettext("You have sent several reports in the last hour. Please try again later."))
+    elif form.is_valid():
+        form.save()
+        messages.success(request, gettext("Thank you. Our curators will check this profile."))
+        return redirect(f"{specialist.get_absolute_url()}#report-title")
+    context = profile_context(request, specialist, report_form=form)
+    return render(request, "referral/specialist_detail.html", context, status=429 if limited else 400)
+
+
+def compare(request):
+    """Two or three specialists side by side (?ids=…&ids=…), explained for the search's ZIP and situation if given."""
+    form = CompareForm(request.GET or None)
+    context = {"form": form}
+    if form.is_valid():
+        origin, situation, search = None, NO_SITUATION, None
+        if request.GET.get("zip", "").strip():
+            search = SearchForm(request.GET)
+            if search.is_valid():
+                origin, situation = search.origin, search.situation
+                context.update(situation_lines=situation.describe(), search_query=query_string(request.GET, ids=None))
+        columns = compare_columns(form.cleaned_data["ids"], origin=origin, situation=situation)
+        context.update(
+            search=search,
+            origin=origin,
+            columns=columns,
+            count_rows=count_rows(columns),
+            service_rows=service_rows(columns),
+        )
+    return render(request, "referral/compare.html", context)
+
+
+def results_context(query, form, filters_form, result):
     """Return what the results page shows around the matches: counts, paging and sort links, map data."""
     search_query = query_string(query)
     first_rank = (result.page - 1) * result.page_size + 1
@@ -72,9 +159,9 @@ def results_context(query, filterset, result):
     return {
         "result": result,
         "search_query": search_query,
-        "situation_lines": filterset.situation.describe(),
+        "situation_lines": form.situation.describe(),
         "radius_label": f"{result.radius_miles:g}",
-        "sort": filterset.form.cleaned_data.get("sort") or "best",
+        "sort": form.cleaned_data.get("sort") or "best",
         "sort_best_query": query_string(query, sort="best", page=None),
         "sort_distance_query": query_string(query, sort="distance", page=None),
         "page_count": result.page_count,
@@ -84,7 +171,7 @@ def results_context(query, filterset, result):
         "previous_query": query_string(query, page=result.page - 1),
         "next_query": query_string(query, page=result.page + 1),
         "active_filter_count": active_filters,
-        "filters_open": active_filters > 0 or any(filterset.form[name].errors for name in FILTER_FIELDS),
+        "filters_open": active_filters > 0 or bool(filters_form.errors) or "min_mis_fusions" in form.errors,
         "beyond": beyond_labels(result),
         "map_data": map_data(result, search_query, first_rank),
     }
@@ -123,6 +210,7 @@ def map_data(result, search_query, first_rank):
             "practice": practice.name,
             "place": f"{practice.city}, {practice.state}",
             "distance": round(match.distance_miles, 1),
+            "distance_label": geo.describe_distance(match.distance_miles, practice.has_exact_location),
             "lat": practice.latitude,
             "lng": practice.longitude,
             "beyond": beyond,
@@ -132,7 +220,16 @@ def map_data(result, search_query, first_rank):
     located += [(label, m, True) for label, m in beyond_labels(result)]
     origin = result.origin
     return {
-        "origin": {"lat": origin.latitude, "lng": origin.longitude, "label": f"ZIP {origin.code}"},
+        "origin": {
+            "lat": origin.latitude,
+            "lng": origin.longitude,
+            "label": gettext("ZIP %(zip)s") % {"zip": origin.code},
+        },
+        # The map script's own words, in the page's language.
+        "text": {
+            "beyond": gettext("(beyond your distance)"),
+            "tiles_failed": gettext("The background map could not load; the markers show where each practice is."),
+        },
         "radius_miles": result.radius_miles,
         "markers": [marker(m, rank, beyond) for rank, m, beyond in located if m.practice and m.practice.point],
     }

@@ -17,6 +17,23 @@ def _unhashed_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters():
+    """Each test starts with no requests counted (the local-memory cache outlives a test)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_search_origins():
+    """Each test starts with no cached search origins: a ZIP a test changed is rolled back with its transaction,
+    which no signal announces (referral/origins.py)."""
+    from referral.origins import forget_origins
+
+    forget_origins()
+
+
 @pytest.fixture
 def curator(db):
     from tests.factories import CuratorFactory
@@ -59,6 +76,7 @@ def browser(live_server):
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(3)
     driver.url = lambda path: f"{live_server.url}{path}"
+    driver.click_to_next_page = lambda element: click_to_next_page(driver, element)
     yield driver
     # One browser per test: quitting closes its kept-alive connections, so the live server's request threads end
     # here, while the test's database is still theirs (on SQLite they share it), not during a later test.
@@ -66,6 +84,22 @@ def browser(live_server):
     for thread in threading.enumerate():
         if thread.name.endswith("(process_request_thread)"):
             thread.join(timeout=10)
+
+
+def click_to_next_page(driver, element):
+    """Click a link or submit button and wait until the next page has loaded.
+
+    A mark on the current page's `window` tells the pages apart: it is gone once the browser has left. (Waiting for
+    the old <html> element to go stale was flaky: Chromium sometimes answers the staleness probe with "Node with
+    given id does not belong to the document", a WebDriverException, instead of a stale-element error.)"""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.__sijLeaving = true")
+    element.click()
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.__sijLeaving && document.readyState === 'complete'")
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):

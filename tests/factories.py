@@ -1,9 +1,13 @@
-"""factory_boy factories for tests (demo data for people lives in fixtures/)."""
+"""factory_boy factories for tests (demo data for people comes from `manage.py setup_demo`).
+
+Dates are relative to today (no test depends on the current year).
+"""
 
 import datetime
 
 import factory
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from directory.models import (
     Affiliation,
@@ -93,7 +97,7 @@ class TrainingFactory(factory.django.DjangoModelFactory):
 
     specialist = factory.SubFactory(SpecialistFactory)
     course = "Minimally invasive SI-joint fusion course"
-    year = 2024
+    year = factory.LazyFunction(lambda: timezone.localdate().year - 2)
 
 
 class ProcedureVolumeFactory(factory.django.DjangoModelFactory):
@@ -102,8 +106,9 @@ class ProcedureVolumeFactory(factory.django.DjangoModelFactory):
 
     specialist = factory.SubFactory(SpecialistFactory)
     procedure = Procedure.MIS_SI_FUSION
-    period_start = datetime.date(2025, 1, 1)
-    period_end = datetime.date(2025, 12, 31)
+    # Last calendar year: always a past-year count under the default 24-month window.
+    period_start = factory.LazyFunction(lambda: datetime.date(timezone.localdate().year - 1, 1, 1))
+    period_end = factory.LazyAttribute(lambda volume: datetime.date(volume.period_start.year, 12, 31))
     count = 30
     source = VolumeSource.SELF_REPORTED
 
@@ -123,7 +128,7 @@ class ShortlistFactory(factory.django.DjangoModelFactory):
     """A list made from a search at ZIP 60611 within 50 miles; pass specialists=[...] to add them in order."""
 
     class Meta:
-        model = "referral.Shortlist"
+        model = "shortlists.Shortlist"
         skip_postgeneration_save = True
 
     owner = factory.SubFactory(PhysicianFactory)

@@ -19,7 +19,7 @@ def run_django(args, **env):
     clean = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "SIJ_", "AXES_")) and name not in ("DATABASE_URL", "EMAIL_URL")
+        if not name.startswith(("DJANGO_", "SIJ_", "AXES_")) and not name.startswith(("DATABASE_", "EMAIL_"))
     }
     return subprocess.run(
         [sys.executable, *args],
@@ -51,3 +51,15 @@ def test_development_starts_without_a_secret_key():
     result = run_django(["-c", "import django; django.setup(); print('started')"], DJANGO_DEBUG="1")
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_replica_urls_add_one_read_alias_each():
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SIJ_READ_REPLICAS, "
+        "[(s.DATABASES[a]['HOST'], s.DATABASES[a]['TEST']['MIRROR']) for a in s.SIJ_READ_REPLICAS])"
+    )
+    urls = "postgres://reader@replica-a:5432/sij, postgres://reader@replica-b:5432/sij"
+    result = run_django(["-c", script], DJANGO_DEBUG="1", DATABASE_REPLICA_URLS=urls)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("['replica1', 'replica2'] [('replica-a', 'default'), ('replica-b', 'default')]")

@@ -1,10 +1,12 @@
 """Bulk writes for the large imports: COPY on PostgreSQL (psycopg), bulk_create/bulk_update elsewhere.
 
-These paths skip model save() and signals, so they write no django-simple-history rows; importers record
-what each source said in SourceRecord instead.
+These paths skip model save() and signals, so they write no django-simple-history rows unless asked
+(insert_with_history, history_rows); the large importers record what each source said in SourceRecord instead.
 """
 
 from django.db import connection, connections
+from django.utils import timezone
+from simple_history.utils import get_change_reason_from_object
 
 BATCH_SIZE = 2000
 
@@ -264,3 +266,51 @@ def delete(queryset) -> int:
     history row each: far too slow for replacing a whole year of imported counts.
     """
     return queryset._raw_delete(queryset.db)
+
+
+def insert_with_history(model, objs: list, *, default_user=None) -> None:
+    """Insert new instances (setting their pk) and one "+" history row each, through insert_rows.
+
+    The rows are those simple_history.utils.bulk_create_with_history writes (every tracked field, the
+    instance's _change_reason, its _history_user or `default_user`), without Django's INSERT compiler
+    preparing each value and a historical instance built per row: that was most of a first profiles
+    import (BENCHMARKS.md, "Profiles CSV import"). auto_now / auto_now_add fields take the current time, as
+    bulk_create sets them; model save() and signals are skipped, as bulk_create skips them.
+    """
+    if not objs:
+        return
+    now = timezone.now()
+    for obj in objs:  # as bulk_create does: a foreign key to an instance saved since takes its pk
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objs:
+                setattr(obj, field.attname, now)
+    names = [field.attname for field in fields]
+    for obj, pk in zip(
+        objs, insert_rows(model, names, [_values(obj, names) for obj in objs], with_ids=True), strict=True
+    ):
+        obj.pk = pk
+        obj._state.adding = False
+    history_rows(model, objs, history_type="+", default_user=default_user, date=now)
+
+
+def _values(obj, names) -> tuple:
+    return tuple(getattr(obj, name) for name in names)
+
+
+def history_rows(model, objs: list, *, history_type: str, default_user=None, date=None) -> None:
+    """Write one history row per instance, as simple-history's bulk_history_create does (see insert_with_history)."""
+    if not objs:
+        return
+    historical = model.history.model
+    tracked = [field.attname for field in historical.tracked_fields]
+    names = [*tracked, "history_date", "history_change_reason", "history_type", "history_user_id"]
+    date = date or timezone.now()
+    rows = []
+    for obj in objs:
+        user = getattr(obj, "_history_user", default_user or historical.get_default_history_user(obj))
+        reason = get_change_reason_from_object(obj)
+        rows.append((*_values(obj, tracked), date, reason, history_type, getattr(user, "pk", user)))
+    insert_rows(historical, names, rows)

@@ -18,14 +18,17 @@ import pyarrow.compute as compute
 from django.db import transaction
 
 from directory.importers import bulk
-from directory.importers.streaming import ImportFileError, Rejections, open_columns
+from directory.importers.locks import import_lock
+from directory.importers.names import case_address, case_name
+from directory.importers.rows import MAX_COUNT, finite_number
+from directory.importers.streaming import ImportFileError, Rejections, open_columns, reject
 from directory.importers.stubs import (
     Identity,
     create_stubs,
     find_by_npi,
     npi_problem,
+    outside_us,
     save_source_records,
-    tidy,
     zip5,
 )
 from directory.models import (
@@ -36,11 +39,11 @@ from directory.models import (
     RecordSource,
     ReviewStatus,
     SourceRecord,
-    Specialty,
     VolumeSource,
     batch_changes,
     specialists_touched,
 )
+from directory.taxonomy import specialty_for_provider_type
 
 COLUMNS = {
     "npi": ("Rndrng_NPI",),
@@ -54,6 +57,7 @@ COLUMNS = {
     "city": ("Rndrng_Prvdr_City",),
     "state": ("Rndrng_Prvdr_State_Abrvtn",),
     "zip": ("Rndrng_Prvdr_Zip5",),
+    "country": ("Rndrng_Prvdr_Cntry",),
     "provider_type": ("Rndrng_Prvdr_Type",),
     "code": ("HCPCS_Cd",),
     "beneficiaries": ("Tot_Benes",),
@@ -70,6 +74,7 @@ IDENTITY_COLUMNS = (
     "city",
     "state",
     "zip",
+    "country",
     "provider_type",
 )
 # Each provider's identity is kept as one string (tens of thousands of 10-tuples of strings cost ≈25 MB more).
@@ -78,15 +83,6 @@ SEPARATOR = "\x1f"  # ASCII unit separator: never part of a name or an address
 # NPIs not yet in the directory enter the review queue only for SI-joint work, not for lumbar fusion alone.
 STUB_PROCEDURES = {Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION}
 
-SPECIALTY_BY_PROVIDER_TYPE = {
-    "neurosurgery": Specialty.NEUROSURGERY,
-    "interventional pain management": Specialty.PAIN_MEDICINE,
-    "pain management": Specialty.PAIN_MEDICINE,
-    "anesthesiology": Specialty.PAIN_MEDICINE,
-    "physical medicine and rehabilitation": Specialty.PMR,
-    "interventional radiology": Specialty.INTERVENTIONAL_RADIOLOGY,
-    "diagnostic radiology": Specialty.INTERVENTIONAL_RADIOLOGY,
-}
 
 PROCEDURE_ORDER = {procedure: position for position, procedure in enumerate(Procedure)}
 MEDICARE_NOTE = "Medicare fee-for-service (Part B) only; codes {codes}"
@@ -134,18 +130,26 @@ class CmsImportResult:
     not_in_directory: int = 0
     volumes_written: int = 0
     volumes_replaced: int = 0
+    only_listed_npis: bool = False
     seconds: float = 0.0
+
+    @property
+    def rows_skipped(self) -> int:
+        """Rows read but not used: other codes and organizations (read = kept + skipped + rejected)."""
+        return self.rows_read - self.rows_kept - self.rejections.count
 
     def summary(self) -> list[str]:
         lines = [
-            f"CMS Medicare {self.year}: read {self.rows_read:,} rows in {self.seconds:.1f} s, "
-            f"kept {self.rows_kept:,} SI-joint / lumbar-fusion rows of individual providers "
-            f"(skipped {self.organizations_skipped:,} organization rows).",
+            f"CMS Medicare {self.year}: read {self.rows_read:,} rows in {self.seconds:.1f} s: "
+            f"kept {self.rows_kept:,} SI-joint / lumbar-fusion rows of individual providers, "
+            f"skipped {self.rows_skipped:,} (other codes; skipped {self.organizations_skipped:,} organization rows), "
+            f"rejected {self.rejections.count:,}.",
             f"{self.providers:,} providers: {self.matched:,} already in the directory, "
             f"{self.stubs_created:,} new in the review queue, {self.dismissed:,} dismissed (left as they are), "
             f"{self.not_in_directory:,} not in the directory with lumbar fusion or nerve blocks only (not added).",
             f"Wrote {self.volumes_written:,} procedure counts for {self.year} "
-            f"(replacing {self.volumes_replaced:,} from an earlier import of that year).",
+            f"(replacing {self.volumes_replaced:,} from an earlier import of that year"
+            + (", for the NPIs in this file only)." if self.only_listed_npis else ")."),
         ]
         if self.rejections.count:
             lines.append(f"Rejected {self.rejections.count:,} malformed rows:")
@@ -153,15 +157,49 @@ class CmsImportResult:
         return lines
 
 
-def import_cms(path, *, year: int | None = None, atomic: bool = False, progress: bool | None = None):
-    """Import one year of CMS by-provider-and-service counts, replacing that year's earlier import."""
+def import_cms(
+    path,
+    *,
+    year: int | None = None,
+    atomic: bool = False,
+    progress: bool | None = None,
+    replace_year: bool = False,
+    only_listed_npis: bool = False,
+):
+    """Import one year of CMS by-provider-and-service counts, replacing that year's earlier import.
+
+    A file that would remove more than half of the year's counts already imported is refused unless
+    `replace_year` (it is the whole year) or `only_listed_npis` (it replaces the counts of its NPIs only).
+    """
     started = time.perf_counter()
-    result = CmsImportResult(year=resolve_year(path, year))
-    totals, identities = read_totals(path, result, atomic=atomic, progress=progress)
-    with transaction.atomic(), batch_changes():
-        write_year(result, totals, identities)
+    result = CmsImportResult(year=resolve_year(path, year), only_listed_npis=only_listed_npis)
+    with import_lock("CMS data"):
+        totals, identities = read_totals(path, result, atomic=atomic, progress=progress)
+        with transaction.atomic(), batch_changes():
+            write_year(result, totals, identities, replace_year=replace_year)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def recognise_layout(header: list[str]) -> str | None:
+    """Name an older CMS layout the import does not read, and where the same years are published readably."""
+    names = {name.strip().lower() for field in header for name in field.split("\t")}
+    same_years = (
+        "CMS publishes every year from 2013 in the current layout, with Rndrng_ column names (Rndrng_NPI, "
+        "HCPCS_Cd, Tot_Srvcs): download “Medicare Physician & Other Practitioners – by Provider and Service” for "
+        "that year from data.cms.gov and import that file."
+    )
+    if {"npi", "hcpcs_code"} <= names or "line_srvc_cnt" in names or "bene_unique_cnt" in names:
+        return (
+            "This is the 2012–2017 CMS layout (the tab-delimited .txt “Physician and Other Supplier” file, with "
+            f"lower-case column names such as npi and line_srvc_cnt), which this import does not read. {same_years}"
+        )
+    if {"number of services", "national provider identifier"} & names:
+        return (
+            "This is a data.cms.gov export with column titles (“National Provider Identifier”, “Number of "
+            f"Services”) instead of the file's column names, which this import does not read. {same_years}"
+        )
+    return None
 
 
 def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool | None):
@@ -173,7 +211,9 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
     totals: dict[tuple[str, str], list] = {}
     identities: dict[str, str] = {}
     keys = ("code", "entity", "npi", "services", "beneficiaries", *IDENTITY_COLUMNS)
-    with open_columns(path, COLUMNS, description=f"CMS {result.year}", progress=progress) as stream:
+    with open_columns(
+        path, COLUMNS, description=f"CMS {result.year}", progress=progress, recognise=recognise_layout
+    ) as stream:
         for number, row in stream.rows(
             keys,
             where=lambda columns: compute.is_in(columns["code"], value_set=KEPT_CODES),
@@ -188,10 +228,7 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
                 # An NPI with an identity passed this check on an earlier row: it repeats across codes and places.
                 if npi not in identities and (problem := npi_problem(npi)):
                     raise ValueError(problem)
-                services = float(services.replace(",", ""))
-                beneficiaries = int(beneficiaries.replace(",", ""))
-                if services < 0 or beneficiaries < 0:
-                    raise ValueError("negative count")
+                services, beneficiaries = read_counts(services, beneficiaries)
             except ValueError as error:
                 reject(result, number, f"{code} for {npi}: {error}", atomic)
                 continue
@@ -211,43 +248,71 @@ def read_totals(path, result: CmsImportResult, *, atomic: bool, progress: bool |
     return totals, identities
 
 
-def reject(result: CmsImportResult, row_number: int, reason: str, atomic: bool) -> None:
-    if atomic:
-        raise ImportFileError(f"Row {row_number}: {reason}. Nothing was imported (--atomic).")
-    result.rejections.add(row_number, reason)
+def read_counts(services: str, beneficiaries: str) -> tuple[float, int]:
+    """Return (Tot_Srvcs, Tot_Benes) of a row; raise ValueError naming the column for nan, inf, 1e400, -1, 10**20."""
+    try:
+        services_value = finite_number(services)
+    except ValueError:
+        raise ValueError(f"Tot_Srvcs “{services.strip()}” is not a number") from None
+    try:
+        beneficiaries_value = int(beneficiaries.replace(",", "").strip())
+    except ValueError:
+        raise ValueError(f"Tot_Benes “{beneficiaries.strip()}” is not a whole number") from None
+    for column, raw, value in (
+        ("Tot_Srvcs", services, services_value),
+        ("Tot_Benes", beneficiaries, beneficiaries_value),
+    ):
+        if value < 0:
+            raise ValueError(f"{column} “{raw.strip()}” is negative")
+        if value > MAX_COUNT:
+            raise ValueError(f"{column} “{raw.strip()}” is larger than a count can be (over {MAX_COUNT:,})")
+    return services_value, beneficiaries_value
 
 
 def identity_from_row(npi: str, packed: str) -> Identity:
-    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = packed.split(SEPARATOR)
+    last, first, middle, credentials, street1, street2, city, state, zip_code, country, provider_type = packed.split(
+        SEPARATOR
+    )
+    state = state.strip().upper()
     return Identity(
         npi=npi,
-        first_name=tidy(first),
-        middle_name=tidy(middle),
-        last_name=tidy(last),
+        first_name=case_name(first),
+        middle_name=case_name(middle),
+        last_name=case_name(last),
         credentials=credentials.strip(),
-        address_line1=tidy(street1),
-        address_line2=tidy(street2),
-        city=tidy(city),
-        state=state.strip().upper()[:2],
+        address_line1=case_address(street1),
+        address_line2=case_address(street2),
+        city=case_address(city),
+        state=state[:2],
         zip_code=zip5(zip_code),
-        specialty=SPECIALTY_BY_PROVIDER_TYPE.get(provider_type.strip().lower(), Specialty.OTHER),
+        specialty=specialty_for_provider_type(provider_type),
+        outside_us=outside_us(country, state),
     )
 
 
-def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
-    """Replace the year's CMS counts and source records; queue stubs for new NPIs doing SI-joint work."""
+def write_year(result: CmsImportResult, totals: dict, identities: dict, *, replace_year: bool = False) -> None:
+    """Replace the year's CMS counts and source records; queue stubs for new NPIs doing SI-joint work.
+
+    With result.only_listed_npis, only the counts and records of the NPIs in the file are replaced.
+    """
     year = result.year
     period = {"period_start": datetime.date(year, 1, 1), "period_end": datetime.date(year, 12, 31)}
     period_values = (period["period_start"], period["period_end"])
     replaced = ProcedureVolume.objects.filter(source=VolumeSource.CMS_MEDICARE, **period)
+    listed = {npi for npi, _ in totals}
+    on_file = list(replaced.values_list("specialist_id", "specialist__npi", "procedure"))
+    if result.only_listed_npis:
+        ids_of_listed = {specialist_id for specialist_id, npi, _ in on_file if npi in listed}
+        replaced = replaced.filter(specialist_id__in=ids_of_listed)
+    elif not replace_year:
+        refuse_removing_most(result, on_file, totals)
     touched = set(replaced.values_list("specialist_id", flat=True))  # their counts change: so do their rankings
     result.volumes_replaced = bulk.delete(replaced)
     year_key = str(year)
-    stale_records = set(
-        SourceRecord.objects.filter(source=RecordSource.CMS_MEDICARE, data__years__has_key=year_key).values_list(
-            "specialist_id", flat=True
-        )
-    )
+    stale = SourceRecord.objects.filter(source=RecordSource.CMS_MEDICARE, data__years__has_key=year_key)
+    if result.only_listed_npis:
+        stale = stale.filter(specialist__npi__in=listed)
+    stale_records = set(stale.values_list("specialist_id", flat=True))
     by_npi: dict[str, list] = {}
     for (npi, procedure), total in totals.items():
         by_npi.setdefault(npi, []).append((procedure, total))
@@ -297,14 +362,38 @@ def write_year(result: CmsImportResult, totals: dict, identities: dict) -> None:
     specialists_touched(touched)
 
 
+def refuse_removing_most(result: CmsImportResult, on_file: list, totals: dict) -> None:
+    """Raise ImportFileError when the file would remove more than half of the year's counts on file."""
+    present = {(npi, str(procedure)) for npi, procedure in totals}  # str: an enum member hashes by its name
+    gone = sum(1 for _, npi, procedure in on_file if (npi, procedure) not in present)
+    if on_file and gone * 2 > len(on_file):
+        raise ImportFileError(
+            f"This file would remove {gone:,} of the {len(on_file):,} CMS counts of {result.year} already imported "
+            f"(their NPIs and procedures are not in it), so nothing was changed. If it is the whole year's file, "
+            "import it again with --replace-year; to apply it only to the NPIs it lists, use --only-listed-npis."
+        )
+
+
 def year_record(packed: str, procedures: list) -> dict:
     """Return what the file said about one NPI for one year, for its SourceRecord."""
-    last, first, middle, credentials, street1, street2, city, state, zip_code, provider_type = packed.split(SEPARATOR)
+    last, first, middle, credentials, street1, street2, city, state, zip_code, country, provider_type = packed.split(
+        SEPARATOR
+    )
     return {
         "name": " ".join(part for part in (first, middle, last) if part),
         "credentials": credentials,
         "provider_type": provider_type,
-        "address": ", ".join(part for part in (street1, street2, city, f"{state} {zip_code}".strip()) if part),
+        "address": ", ".join(
+            part
+            for part in (
+                street1,
+                street2,
+                city,
+                f"{state} {zip_code}".strip(),
+                "" if country in ("", "US") else country,
+            )
+            if part
+        ),
         "procedures": {
             procedure: {"services": round(services), "beneficiaries": beneficiaries, "codes": sorted(codes)}
             for procedure, (services, beneficiaries, codes) in sorted(procedures, key=lambda p: PROCEDURE_ORDER[p[0]])

@@ -17,7 +17,10 @@ from django.db import transaction
 from django.db.models import Count
 
 from directory.importers import bulk
-from directory.importers.streaming import ImportFileError, Rejections, open_columns
+from directory.importers.locks import import_lock
+from directory.importers.names import case_address, case_name
+from directory.importers.rows import parse_phone
+from directory.importers.streaming import Rejections, open_columns, reject
 from directory.importers.stubs import (
     IDENTITY_FIELDS,
     PRACTICE_FIELDS,
@@ -26,10 +29,10 @@ from directory.importers.stubs import (
     find_by_npi,
     fit,
     npi_problem,
+    outside_us,
     practice_name,
     save_source_records,
     set_coordinates_from_zips,
-    tidy,
     zip5,
 )
 from directory.models import (
@@ -43,26 +46,8 @@ from directory.models import (
     batch_changes,
     specialists_touched,
 )
+from directory.taxonomy import TAXONOMIES
 
-
-@dataclass(frozen=True)
-class Taxonomy:
-    label: str
-    specialty: Specialty
-
-
-# The NUCC provider taxonomies of the people SIJ Finder lists: the one list, used by the import and the admin.
-TAXONOMIES = {
-    "207X00000X": Taxonomy("Orthopaedic Surgery", Specialty.OTHER),
-    "207XS0117X": Taxonomy("Orthopaedic Surgery of the Spine", Specialty.ORTHOPAEDIC_SPINE),
-    "207T00000X": Taxonomy("Neurological Surgery", Specialty.NEUROSURGERY),
-    "208VP0014X": Taxonomy("Interventional Pain Medicine", Specialty.PAIN_MEDICINE),
-    "208VP0000X": Taxonomy("Pain Medicine", Specialty.PAIN_MEDICINE),
-    "207LP2900X": Taxonomy("Anesthesiology, Pain Medicine", Specialty.PAIN_MEDICINE),
-    "2081P2900X": Taxonomy("Physical Medicine & Rehabilitation, Pain Medicine", Specialty.PMR),
-    "208100000X": Taxonomy("Physical Medicine & Rehabilitation", Specialty.PMR),
-    "2085R0204X": Taxonomy("Vascular & Interventional Radiology", Specialty.INTERVENTIONAL_RADIOLOGY),
-}
 RELEVANT_TAXONOMIES = frozenset(TAXONOMIES)
 RELEVANT = pa.array(sorted(TAXONOMIES), type=pa.string())
 
@@ -80,6 +65,7 @@ COLUMNS = {
     "state": ("Provider Business Practice Location Address State Name",),
     "zip": ("Provider Business Practice Location Address Postal Code",),
     "phone": ("Provider Business Practice Location Address Telephone Number",),
+    "country": ("Provider Business Practice Location Address Country Code (If outside U.S.)",),
     "enumerated": ("Provider Enumeration Date",),
     "updated": ("Last Update Date",),
     "deactivation_reason": ("NPI Deactivation Reason Code",),
@@ -116,8 +102,11 @@ def still_deactivated(deactivated: str, reactivated: str) -> bool:
 
 
 def format_phone(raw: str) -> str:
-    digits = "".join(char for char in raw if char.isdigit())
-    return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}" if len(digits) == 10 else raw.strip()
+    """Return the phone in the directory's one format (312-555-0100), or "" when it is not a phone number."""
+    try:
+        return parse_phone(raw) if raw.strip() else ""
+    except ValueError:
+        return ""  # the SourceRecord keeps what NPPES said
 
 
 @dataclass
@@ -131,12 +120,19 @@ class NppesImportResult:
     dismissed: int = 0
     deactivated: int = 0
     reactivated: int = 0
+    deactivation_rows: int = 0
     seconds: float = 0.0
+
+    @property
+    def rows_skipped(self) -> int:
+        """Rows read but not used: organizations, other taxonomies (read = kept + skipped + rejected)."""
+        return self.rows_read - self.rows_kept - self.deactivation_rows - self.rejections.count
 
     def summary(self) -> list[str]:
         lines = [
-            f"NPPES: read {self.rows_read:,} rows in {self.seconds:.1f} s, kept {self.rows_kept:,} individual "
-            "providers with an SI-joint-relevant taxonomy.",
+            f"NPPES: read {self.rows_read:,} rows in {self.seconds:.1f} s: kept {self.rows_kept:,} rows of individual "
+            f"providers with an SI-joint-relevant taxonomy and {self.deactivation_rows:,} deactivations, skipped "
+            f"{self.rows_skipped:,} (organizations, other taxonomies), rejected {self.rejections.count:,}.",
             f"Updated {self.updated:,} specialists, {self.unchanged:,} unchanged, {self.stubs_created:,} new in the "
             f"review queue, {self.dismissed:,} dismissed (left as they are).",
             f"Unpublished {self.deactivated:,} profiles whose NPI was deactivated; "
@@ -153,6 +149,7 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
     started = time.perf_counter()
     result = NppesImportResult()
     with (
+        import_lock("NPPES data"),
         transaction.atomic(),
         batch_changes(),
         open_columns(path, COLUMNS, description="NPPES", progress=progress, zip_member="npidata") as stream,
@@ -167,7 +164,7 @@ def import_nppes(path, *, atomic: bool = False, progress: bool | None = None, ba
             on_malformed=lambda number, reason: reject(result, number, reason, atomic),
         ):
             # Deactivated NPIs appear with their dates only (no entity type): check them against the directory.
-            if row[i_deactivated] and still_deactivated(row[i_deactivated], row[i_reactivated]):
+            if row[i_deactivated].strip() and still_deactivated(row[i_deactivated], row[i_reactivated]):
                 deactivated.append((number, row))
                 if len(deactivated) >= batch_rows:
                     apply_deactivations(deactivated, col, result, atomic)
@@ -195,12 +192,6 @@ def maybe_relevant(columns: dict):
     )
 
 
-def reject(result: NppesImportResult, row_number: int, reason: str, atomic: bool) -> None:
-    if atomic:
-        raise ImportFileError(f"Row {row_number}: {reason}. Nothing was imported (--atomic).")
-    result.rejections.add(row_number, reason)
-
-
 def read_provider(row: list[str], col: dict[str, int]) -> tuple[Identity, dict]:
     """Return the identity and the source-record data of one kept row; raise ValueError when malformed."""
     npi = row[col["npi"]].strip()
@@ -210,20 +201,22 @@ def read_provider(row: list[str], col: dict[str, int]) -> tuple[Identity, dict]:
     relevant = [code for code, primary in sorted(slots, key=lambda slot: not slot[1]) if code in TAXONOMIES]
     sex = row[col["sex"]].strip().upper()
     state = row[col["state"]].strip().upper()
+    abroad = outside_us(row[col["country"]], state)
     identity = Identity(
         npi=npi,
-        first_name=tidy(row[col["first_name"]]),
-        middle_name=tidy(row[col["middle_name"]]),
-        last_name=tidy(row[col["last_name"]]),
+        first_name=case_name(row[col["first_name"]]),
+        middle_name=case_name(row[col["middle_name"]]),
+        last_name=case_name(row[col["last_name"]]),
         credentials=row[col["credentials"]].strip(),
-        address_line1=tidy(row[col["line1"]]),
-        address_line2=tidy(row[col["line2"]]),
-        city=tidy(row[col["city"]]),
+        address_line1=case_address(row[col["line1"]]),
+        address_line2=case_address(row[col["line2"]]),
+        city=case_address(row[col["city"]]),
         state=state if len(state) == 2 else "",
-        zip_code=zip5(row[col["zip"]]),
-        phone=format_phone(row[col["phone"]]),
+        zip_code="" if abroad else zip5(row[col["zip"]]),
+        phone="" if abroad else format_phone(row[col["phone"]]),
         gender=sex if sex in ("F", "M", "X") else "",
         specialty=TAXONOMIES[relevant[0]].specialty,
+        outside_us=abroad,
     )
     data = {
         "name": " ".join(part for part in (identity.first_name, identity.middle_name, identity.last_name) if part),
@@ -232,7 +225,8 @@ def read_provider(row: list[str], col: dict[str, int]) -> tuple[Identity, dict]:
             for code, primary in slots
         ],
         "address": identity.address,
-        "phone": identity.phone,
+        "phone": identity.phone or row[col["phone"]].strip(),
+        **({"country": abroad} if abroad else {}),
         "credentials": identity.credentials,
         "enumerated_on": iso(parse_date(row[col["enumerated"]])),
         "last_updated_on": iso(parse_date(row[col["updated"]])),
@@ -253,7 +247,8 @@ def apply_providers(kept: list, col: dict, result: NppesImportResult, atomic: bo
             said[row[col["npi"]].strip()] = read_provider(row, col)  # a later row for an NPI wins
         except ValueError as error:
             reject(result, row_number, str(error), atomic)
-    result.rows_kept += len(said)
+        else:
+            result.rows_kept += 1
     existing = find_by_npi(said, "id", "review_status", "curator_edited_fields", *UPDATED_FIELDS)
     created = create_stubs([said[npi][0] for npi in said if npi not in existing], RecordSource.NPPES)
     result.stubs_created += len(created)
@@ -321,6 +316,7 @@ def update_stub_practices(stubs: dict[int, tuple[Identity, set]]) -> None:
     for affiliation in affiliations:
         practice, (identity, edited) = affiliation.practice, stubs[affiliation.specialist_id]
         new = {name: fit(Practice, name, getattr(identity, name)) for name in PRACTICE_FIELDS if name not in edited}
+        new["outside_us"] = bool(identity.outside_us)
         if any(getattr(practice, name) != value for name, value in new.items()):
             for name, value in new.items():
                 setattr(practice, name, value)
@@ -328,17 +324,26 @@ def update_stub_practices(stubs: dict[int, tuple[Identity, set]]) -> None:
                 practice.name = practice_name(identity, "NPPES")
             changed.append(practice)
     set_coordinates_from_zips([p for p in changed if p.coordinates_source in ("", CoordinatesSource.ZIP_CENTROID)])
-    bulk.update(Practice, changed, ["name", *PRACTICE_FIELDS, "latitude", "longitude", "coordinates_source"])
+    bulk.update(
+        Practice,
+        changed,
+        ["name", *PRACTICE_FIELDS, "outside_us", "latitude", "longitude", "coordinates_source", "updated_at"],
+    )
 
 
 def apply_deactivations(rows: list, col: dict, result: NppesImportResult, atomic: bool) -> None:
     """Unpublish directory profiles whose NPI NPPES lists as deactivated (and not reactivated)."""
     dates = {}
     for row_number, row in rows:
+        npi = row[col["npi"]].strip()
         try:
-            dates[row[col["npi"]].strip()] = (parse_date(row[col["deactivated"]]), row[col["deactivation_reason"]])
+            if problem := npi_problem(npi):
+                raise ValueError(problem)
+            dates[npi] = (parse_date(row[col["deactivated"]]), row[col["deactivation_reason"]])
         except ValueError as error:
             reject(result, row_number, f"NPI deactivation date: {error}", atomic)
+        else:
+            result.deactivation_rows += 1
     found = find_by_npi(dates, "id", "review_status", "deactivated_on")
     changed = []
     for npi, row in found.items():

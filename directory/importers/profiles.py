@@ -1,22 +1,41 @@
 """The profiles CSV: one row per specialist, the format curators use for bulk work (docs/data-sources.md).
 
 `import_profiles()` upserts specialists by NPI; `write_profiles_csv()` writes the same format, so that an
-export imported again changes nothing.
+export imported again changes nothing. For a specialist already on file a blank cell leaves the field as it
+is; the marker CLEAR ("(clear)") empties it. Nothing is cleared silently.
 """
 
+import copy
 import csv
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
-from directory.importers.rows import parse_bool, parse_choice, parse_count, parse_date, split_list
+from directory.csvsafe import neutralise_cell, restore_cell
+from directory.importers.bulk import insert_rows, insert_with_history
+from directory.importers.rows import (
+    parse_bool,
+    parse_choice,
+    parse_count,
+    parse_date,
+    parse_phone,
+    parse_state,
+    parse_website,
+    parse_year,
+    split_list,
+)
 from directory.models import (
-    SOURCE_PREFERENCE,
     Affiliation,
+    CoordinatesSource,
+    Insurance,
     Practice,
     Procedure,
     ProcedureVolume,
@@ -28,8 +47,12 @@ from directory.models import (
     VolumeSource,
     ZipCode,
     batch_changes,
+    located_zip,
+    normalize_zip,
+    specialists_touched,
     validate_npi,
 )
+from directory.volumes import SOURCE_PREFERENCE
 
 COUNT_COLUMNS = {
     "mis_si_fusion_count": Procedure.MIS_SI_FUSION,
@@ -48,6 +71,7 @@ PRACTICE_COLUMNS = {
     "zip": "zip_code",
     "phone": "phone",
 }
+PRACTICE_COLUMN_OF = {field_name: column for column, field_name in PRACTICE_COLUMNS.items()}
 SERVICE_COLUMNS = [service.value for service in Service]
 TEXT_COLUMNS = ["first_name", "last_name", "credentials", "website"]
 BOOLEAN_COLUMNS = ["accepting_new_patients", "telehealth", *SERVICE_COLUMNS]
@@ -59,6 +83,8 @@ COLUMNS = [
     "credentials",
     "specialty",
     *PRACTICE_COLUMNS,
+    "insurance",
+    "insurance_confirmed",
     "website",
     "accepting_new_patients",
     "telehealth",
@@ -70,12 +96,35 @@ COLUMNS = [
     "verified",
     "published",
 ]
-# A new specialist cannot be created without these.
+# A new specialist cannot be created without these, and a specialist on file cannot lose them.
 NEW_SPECIALIST_COLUMNS = ["first_name", "last_name", "specialty"]
-TRAINING_PATTERN = re.compile(r"(?P<course>.*?)\s*\((?P<year>[0-9]{4})\)")
+# The marker that empties a field (a blank cell leaves it as it is).
+CLEAR = "(clear)"
+# Columns CLEAR cannot empty, and what to write instead.
+NOT_CLEARABLE = {
+    "npi": "rows are matched to specialists by NPI",
+    "first_name": "a specialist always has a first name",
+    "last_name": "a specialist always has a last name",
+    "specialty": "a specialist always has a specialty (write other)",
+    "practice_name": "a practice always has a name",
+    "zip": "a practice always has a ZIP",
+    "volume_period_start": "a count always has a period",
+    "volume_period_end": "a count always has a period",
+    "volume_source": "a count always has a source",
+    "insurance_confirmed": "write (clear) in the insurance column, which forgets the list and its date",
+    **dict.fromkeys([*BOOLEAN_COLUMNS, "verified", "published"], "write no instead"),
+}
+TRAINING_PATTERN = re.compile(r"(?P<course>.*?)\s*\((?P<year>[0-9]{1,6})\)")
+FIRST_TRAINING_YEAR = 1950  # as the Training model's constraint
 CHANGE_REASON = "Profiles CSV import"
 LISTED_CHANGES = 500  # created / updated rows listed on the admin's preview page (rejected rows are all listed)
 TRAINING_COLUMN = {"course": "si_training", "year": "si_training", NON_FIELD_ERRORS: "si_training"}
+GROUPS = ("created", "updated", "unchanged", "rejected")
+
+
+# The fields full_clean() leaves out: a row's objects point to its specialist (saved with it) and verified_by
+# is only ever the importing user.
+FULL_CLEAN_EXCLUDE = {"specialist", "verified_by"}
 
 
 class ProfileFileError(ValueError):
@@ -95,14 +144,27 @@ class RowError:
     reason: str
 
 
+@dataclass(frozen=True)
+class Change:
+    """One field of one profile, before and after the import."""
+
+    column: str
+    old: str
+    new: str
+
+    def __str__(self):
+        return f"{self.column}: {self.old or '(blank)'} → {self.new or '(blank)'}"
+
+
 @dataclass
 class RowOutcome:
     row: int
     npi: str
     name: str
     action: str  # created, updated, unchanged or rejected
-    changes: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # the columns that changed
     errors: list[RowError] = field(default_factory=list)
+    diffs: list[Change] = field(default_factory=list)  # every change, old → new
 
 
 @dataclass
@@ -147,11 +209,35 @@ class ProfileImportResult:
         return [outcome for outcome in self.outcomes if outcome.action == "rejected" or id(outcome) in shown]
 
     @property
+    def groups(self) -> list[tuple[str, int, list[RowOutcome]]]:
+        """Return (action, count, listed rows) for created, updated, unchanged and rejected, in that order."""
+        listed = self.listed_outcomes
+        return [
+            (action, self.count(action), [outcome for outcome in listed if outcome.action == action])
+            for action in GROUPS
+        ]
+
+    @property
     def unlisted_changes(self) -> int:
         return max(0, self.created + self.updated - LISTED_CHANGES)
 
     def summary(self) -> str:
         return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
+
+    def report_lines(self) -> list[str]:
+        """Return the summary, then every row grouped created / updated / unchanged / rejected, changes old → new."""
+        lines = [self.summary()]
+        for action in GROUPS:
+            outcomes = [outcome for outcome in self.outcomes if outcome.action == action]
+            if not outcomes:
+                continue
+            lines.append(f"{action.capitalize()} ({len(outcomes)}):")
+            for outcome in outcomes:
+                who = ", ".join(part for part in (outcome.npi or "no NPI", outcome.name) if part)
+                lines.append(f"  row {outcome.row} ({who})")
+                lines += [f"    {change}" for change in outcome.diffs]
+                lines += [f"    {error.column or 'row'}: {error.reason}" for error in outcome.errors]
+        return lines
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -178,144 +264,227 @@ def read_header(reader) -> list[str]:
     return columns
 
 
-def import_profiles(lines, *, dry_run=False, atomic=False, user=None, progress=None) -> ProfileImportResult:
+def import_profiles(
+    lines, *, dry_run=False, atomic=False, user=None, progress=None, reason=CHANGE_REASON
+) -> ProfileImportResult:
     """Upsert one specialist per CSV row of `lines` (a text file or any iterable of lines), keyed by NPI.
 
-    Bad rows are rejected with row, column and reason while good rows are written, each in its own
-    savepoint; with `atomic`, one bad row rolls the whole file back. `dry_run` rolls everything back
-    but reports the same. `user` is recorded as the verifier of rows marked verified.
+    Bad rows are rejected with row, column and reason (every problem of the file, in one pass) while good rows
+    are written; a row is written whole or not at all. With `atomic`, one bad row rolls the whole file back.
+    `dry_run` rolls everything back but reports the same. `user` is recorded as the verifier of rows marked
+    verified and as the author of the change history, whose reason is `reason` and the row number.
+
+    The file is read whole and checked row by row against what is on file, loaded for all its NPIs in a few
+    queries; the changes are then written in bulk per model, with their history (no query per row).
     """
     reader = csv.reader(lines)
     result = ProfileImportResult(outcomes=[], dry_run=dry_run, atomic=atomic)
-    first_row_of_npi = {}
     try:
-        importer = _RowImporter(read_header(reader), user=user)
-        with transaction.atomic():
-            with batch_changes():
-                for values in reader:
-                    if not any(value.strip() for value in values):
-                        continue
-                    result.outcomes.append(importer.import_row(reader.line_num, values, first_row_of_npi))
-                    if progress:
-                        progress(1)
-            if not result.written:
-                transaction.set_rollback(True)
+        importer = _RowImporter(read_header(reader), user=user, reason=reason)
+        rows = [(reader.line_num, values) for values in reader if any(value.strip() for value in values)]
     except UnicodeDecodeError:
         raise ProfileFileError(f"Line {reader.line_num + 1} is not UTF-8 text; save the file as CSV UTF-8.") from None
     except csv.Error as error:
         raise ProfileFileError(f"Line {reader.line_num}: the file is not readable CSV ({error}).") from None
+    rows = [(row_number, values, importer.cells(values)) for row_number, values in rows]
+    first_row_of_npi = {}
+    try:
+        with transaction.atomic(), collection_paused():
+            with batch_changes():
+                importer.load([cells for _, _, cells in rows])
+                for row_number, values, cells in rows:
+                    result.outcomes.append(importer.import_row(row_number, values, cells, first_row_of_npi))
+                    if progress:
+                        progress(1)
+                if not (atomic and result.rejected):  # a dry run writes too, so that it meets what the import would
+                    importer.writes.flush()
+            if not result.written:
+                transaction.set_rollback(True)
+    except DatabaseError:
+        raise ProfileFileError(
+            "The database refused the file's changes, so nothing was written; check its values."
+        ) from None
     return result
 
 
-class _RowImporter:
-    """Parse and write rows of one file (holds the header and a ZIP lookup cache)."""
+@contextmanager
+def collection_paused():
+    """Pause Python's cyclic garbage collector while the import builds its objects.
 
-    def __init__(self, columns, *, user=None):
+    The import keeps every row's objects until it writes them, so each collection walks an ever larger heap:
+    on 10,000 rows collecting took 40% of a first import and half of an unchanged re-import (BENCHMARKS.md).
+    What the import leaves behind is freed by reference counting, or by the next collection after it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def cell_text(value: str) -> str:
+    return restore_cell(value.strip())
+
+
+def chunked(items, size=900):
+    """Yield lists of at most `size` items (SQLite takes at most 999 query parameters on older versions)."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _RowImporter:
+    """Parse and check rows of one file against what is on file (loaded once), and collect their writes."""
+
+    def __init__(self, columns, *, user=None, reason=CHANGE_REASON):
         self.columns = columns
         self.present = set(columns)
         self.user = user
-        self.zip_codes = {}
+        self.reason = reason
+        self.zip_codes = {}  # raw cell -> ZipCode or ValidationError
+        self.zip_rows = {}  # code -> ZipCode (or None when unknown)
+        self.specialists = {}  # NPI -> Specialist on file
+        self.affiliations = {}  # NPI -> [Affiliation], primary first
+        self.trainings = {}  # NPI -> [Training]
+        self.volumes = {}  # NPI -> [ProcedureVolume]
+        self.practices = {}  # (name, address_line1, zip_code) -> [Practice], oldest first
         self.now = timezone.now()
+        self.insurance = _InsuranceOnFile()
+        self.writes = _Writes(self)
+        self.parsed = {}  # (parse function, cell text) -> (value, problem or None), see _Row.attempt
+        self.cleaned = {}  # (model field, type, value) -> (cleaned value, ValidationError or None)
+        self.checked_fields = {}  # model -> the fields full_clean() checks
 
-    def import_row(self, row_number, values, first_row_of_npi) -> RowOutcome:
-        padded = [value.strip() for value in values] + [""] * (len(self.columns) - len(values))
-        cells = dict(zip(self.columns, padded, strict=False))
+    def clean_value(self, field, value) -> tuple:
+        """Return (field.clean(value), None) or (None, the ValidationError), kept per file.
+
+        Only for fields whose checks look at the value alone (not foreign keys, which full_clean excludes here).
+        """
+        try:
+            key = (field, type(value), value)  # type: True == 1, but a BooleanField and a count differ
+            cleaned = self.cleaned.get(key)
+        except TypeError:  # an unhashable value (a JSON list): checked every time
+            key = cleaned = None
+        if cleaned is None:
+            try:
+                cleaned = (field.clean(value, None), None)
+            except ValidationError as error:
+                cleaned = (None, error)
+            if key is not None:
+                self.cleaned[key] = cleaned
+        return cleaned
+
+    def full_clean(self, instance):
+        """instance.full_clean(exclude=FULL_CLEAN_EXCLUDE, validate_constraints=False), with field checks kept
+        per file (clean_value): the same checks, the same messages, a fraction of the time on a large file.
+
+        Model.full_clean() is clean_fields(), clean() and validate_unique(); validate_unique() checks nothing
+        for these models (they have no unique fields but the primary key, which it skips; their unique
+        constraints are constraints: see validate()), which tests/directory/test_import_profiles.py asserts.
+        """
+        model = type(instance)
+        fields = self.checked_fields.get(model)
+        if fields is None:
+            fields = [f for f in model._meta.fields if f.name not in FULL_CLEAN_EXCLUDE and not f.generated]
+            self.checked_fields[model] = fields
+        errors = {}
+        for model_field in fields:  # as Model.clean_fields()
+            raw_value = getattr(instance, model_field.attname)
+            if model_field.blank and raw_value in model_field.empty_values:
+                continue
+            cleaned, error = self.clean_value(model_field, raw_value)
+            if error is None:
+                setattr(instance, model_field.attname, cleaned)
+            else:
+                errors[model_field.name] = error.error_list
+        try:
+            instance.clean()
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def cells(self, values) -> dict:
+        padded = [cell_text(value) for value in values] + [""] * (len(self.columns) - len(values))
+        return dict(zip(self.columns, padded, strict=False))
+
+    def load(self, rows):
+        """Load the specialists, practices and ZIPs that the file's rows name, in a few queries per 900 rows."""
+        npis = {cells.get("npi", "") for cells in rows} - {""}
+        for chunk in chunked(npis):
+            for specialist in Specialist.objects.filter(npi__in=chunk):
+                self.specialists[specialist.npi] = specialist
+        npi_of = {specialist.pk: npi for npi, specialist in self.specialists.items()}
+        by_pk = {}
+        for chunk in chunked(npi_of):
+            for affiliation in (
+                Affiliation.objects.filter(specialist_id__in=chunk).select_related("practice").primary_first()
+            ):
+                affiliation.practice = by_pk.setdefault(affiliation.practice_id, affiliation.practice)
+                self.affiliations.setdefault(npi_of[affiliation.specialist_id], []).append(affiliation)
+            for training in Training.objects.filter(specialist_id__in=chunk).order_by("id"):
+                self.trainings.setdefault(npi_of[training.specialist_id], []).append(training)
+            for volume in ProcedureVolume.objects.filter(specialist_id__in=chunk).order_by("id"):
+                self.volumes.setdefault(npi_of[volume.specialist_id], []).append(volume)
+        names = {cells["practice_name"] for cells in rows if cells.get("practice_name")}
+        names |= {practice.name for practice in by_pk.values()}
+        for chunk in chunked(names):
+            for practice in Practice.objects.filter(name__in=chunk):
+                by_pk.setdefault(practice.pk, practice)
+        for practice in sorted(by_pk.values(), key=lambda practice: practice.pk):
+            self.practices.setdefault(practice_key(practice), []).append(practice)
+        if any(cells.get(column) for cells in rows for column in INSURANCE_COLUMNS):  # else nothing to compare
+            self.insurance.load(by_pk)
+        codes = set()
+        for cells in rows:
+            try:
+                codes.add(normalize_zip(cells.get("zip", "")))
+            except ValidationError:
+                continue
+        self.load_zip_rows(codes | {practice.zip_code for practice in by_pk.values()})
+
+    def load_zip_rows(self, codes):
+        codes = {code for code in codes if code and code not in self.zip_rows}
+        for chunk in chunked(codes):
+            self.zip_rows.update(ZipCode.objects.in_bulk(chunk))
+        self.zip_rows.update(dict.fromkeys(codes - set(self.zip_rows)))
+
+    def import_row(self, row_number, values, cells, first_row_of_npi) -> RowOutcome:
         npi = cells.get("npi", "")
         name = " ".join(part for part in (cells.get("first_name", ""), cells.get("last_name", "")) if part)
         outcome = RowOutcome(row=row_number, npi=npi, name=name, action="rejected")
         try:
+            nul = [
+                (column, "holds a NUL byte, which cannot be stored.")
+                for column, text in cells.items()
+                if "\x00" in text
+            ]
+            if nul:  # such a value never reaches a query: PostgreSQL refuses it
+                raise RowRejected(nul)
+            errors = []
             if len(values) > len(self.columns):
-                raise RowRejected([("", f"the row has {len(values)} values but the header names {len(self.columns)}.")])
+                errors.append(("", f"the row has {len(values)} values but the header names {len(self.columns)}."))
             if npi in first_row_of_npi:
-                raise RowRejected([("npi", f"NPI {npi} already appears on row {first_row_of_npi[npi]}.")])
-            parsed = self.parse(cells)
-            if npi:
-                first_row_of_npi[npi] = row_number
-            with transaction.atomic():  # a savepoint: a row is written whole or not at all
-                outcome.action, outcome.changes = self.write(parsed)
+                errors.append(("npi", f"NPI {npi} already appears on row {first_row_of_npi[npi]}."))
+            parsed = _Row(self, cells, errors).parse()
+            if errors:
+                raise RowRejected(errors)
+            first_row_of_npi[npi] = row_number
+            if parsed.specialist is not None and not name:
+                outcome.name = parsed.specialist.full_name
+            outcome.action, outcome.changes, outcome.diffs = parsed.write(f"{self.reason}, row {row_number}")
         except RowRejected as rejected:
             outcome.errors = [RowError(row_number, column, reason) for column, reason in rejected.errors]
-        except DatabaseError as error:
-            outcome.errors = [RowError(row_number, "", f"the database refused the row: {error}")]
         return outcome
-
-    # --- parsing: cells -> plain values, every problem reported with its column
-
-    def parse(self, cells) -> dict:
-        errors = []
-
-        def attempt(column, parse):
-            try:
-                return parse(cells[column])
-            except ValidationError as error:
-                errors.append((column, " ".join(error.messages)))
-            except ValueError as error:
-                errors.append((column, str(error)))
-            return None
-
-        parsed = {"npi": attempt("npi", parse_npi), "specialist": {}}
-        specialist = parsed["specialist"]
-        for column in TEXT_COLUMNS:
-            if column in cells:
-                specialist[column] = cells[column]
-        if "specialty" in cells:
-            specialist["specialty"] = attempt("specialty", lambda raw: parse_choice(raw, Specialty))
-        if "languages" in cells:
-            specialist["languages"] = "; ".join(split_list(cells["languages"]))
-        for column in BOOLEAN_COLUMNS:
-            if column in cells:
-                specialist[column] = attempt(column, parse_bool)
-        if "published" in cells:
-            specialist["is_published"] = attempt("published", parse_bool)
-        parsed["verified"] = attempt("verified", parse_bool) if "verified" in cells else None
-        parsed["practice"] = self.parse_practice(cells, attempt, errors)
-        parsed["trainings"] = attempt("si_training", parse_trainings) if "si_training" in cells else None
-        parsed["volumes"] = self.parse_volumes(cells, attempt, errors)
-        if errors:
-            raise RowRejected(errors)
-        return parsed
-
-    def parse_practice(self, cells, attempt, errors):
-        practice = {field_name: cells[column] for column, field_name in PRACTICE_COLUMNS.items() if column in cells}
-        if not any(practice.values()):
-            return None  # no practice on this row: the specialist's practices stay as they are
-        for column in ("practice_name", "zip"):
-            if not cells.get(column):
-                errors.append((column, "required when the row names a practice."))
-        if cells.get("zip"):
-            zip_code = attempt("zip", self.zip_code)
-            if zip_code is not None:
-                practice["zip_code"] = zip_code.code
-                practice["city"] = practice.get("city") or zip_code.city
-                practice["state"] = practice.get("state") or zip_code.state
-        practice["state"] = practice.get("state", "").upper()
-        return practice
-
-    def parse_volumes(self, cells, attempt, errors):
-        counts = {}
-        for column, procedure in COUNT_COLUMNS.items():
-            if column in cells:
-                count = attempt(column, parse_count)
-                if count is not None:
-                    counts[procedure] = count
-        if not counts:
-            return None  # blank counts write nothing (never a 0)
-        missing = [column for column in VOLUME_PERIOD_COLUMNS if not cells.get(column)]
-        for column in missing:
-            errors.append((column, "required when the row gives a count."))
-        if missing:
-            return None
-        return {
-            "period_start": attempt("volume_period_start", parse_date),
-            "period_end": attempt("volume_period_end", parse_date),
-            "source": attempt("volume_source", lambda raw: parse_choice(raw, VolumeSource)),
-            "counts": counts,
-        }
 
     def zip_code(self, raw) -> ZipCode:
         if raw not in self.zip_codes:
             try:
-                self.zip_codes[raw] = ZipCode.objects.for_input(raw)
+                code = normalize_zip(raw)
+                self.load_zip_rows({code})
+                self.zip_codes[raw] = located_zip(code, self.zip_rows[code])
             except ValidationError as error:
                 self.zip_codes[raw] = error
         found = self.zip_codes[raw]
@@ -323,36 +492,540 @@ class _RowImporter:
             raise found
         return found
 
-    # --- writing: plain values -> rows, inside the row's savepoint
 
-    def write(self, parsed) -> tuple[str, list[str]]:
-        npi = parsed["npi"]
-        specialist = Specialist.objects.filter(npi=npi).first()
-        created = specialist is None
-        if created:
-            missing = [column for column in NEW_SPECIALIST_COLUMNS if not parsed["specialist"].get(column)]
-            if missing:
-                raise RowRejected([(column, "required for a new specialist.") for column in missing])
-            specialist = Specialist(npi=npi, record_source=RecordSource.PROFILE_IMPORT)
-        changes = [name for name, value in parsed["specialist"].items() if differs(specialist, name, value)]
-        for name in changes:
-            setattr(specialist, name, parsed["specialist"][name])
-        if parsed["verified"] is not None and parsed["verified"] != (specialist.verified_at is not None):
-            specialist.verified_at, specialist.verified_by = (
-                (self.now, self.user) if parsed["verified"] else (None, None)
+def practice_key(practice) -> tuple:
+    return (practice.name, practice.address_line1, practice.zip_code)
+
+
+class _Row:
+    """One row: its cells parsed and checked against the specialist on file, then its writes planned."""
+
+    def __init__(self, importer: _RowImporter, cells: dict, errors: list):
+        self.importer = importer
+        self.cells = cells
+        self.errors = errors
+        self.specialist: Specialist | None = None
+        self.fields: dict = {}  # Specialist field -> new value
+        self.verified: bool | None = None
+        self.practice: dict | None = None  # Practice field -> value (the practice the row names), or None
+        self.trainings: list | None = None
+        self.volumes: dict | None = None
+        self.insurance: tuple | None = None  # (Insurance list, confirmed on), ([], None) to forget, or None
+        self.linked_practice: Practice | None = None
+
+    # --- parsing: cells -> plain values, every problem reported with its column
+
+    def given(self, column) -> str | None:
+        """Return the cell's text, "" for CLEAR, or None when the cell is blank or the column absent."""
+        text = self.cells.get(column, "")
+        if not text:
+            return None
+        if text.lower() == CLEAR:
+            if column in NOT_CLEARABLE:
+                self.errors.append((column, f"{CLEAR} cannot empty this column: {NOT_CLEARABLE[column]}."))
+                return None
+            return ""
+        return text
+
+    def attempt(self, column, parse, text):
+        """Return parse(text), or None with the problem added to the row's errors.
+
+        The outcome is kept per file: a file repeats the same phones, ZIPs, years and yes/no words row after
+        row, and parsing them again (phonenumbers above all) was a third of an unchanged re-import.
+        """
+        key = (parse, text)
+        parsed = self.importer.parsed.get(key)
+        if parsed is None:
+            try:
+                parsed = (parse(text), None)
+            except ValidationError as error:
+                parsed = (None, " ".join(error.messages))
+            except ValueError as error:
+                parsed = (None, str(error))
+            self.importer.parsed[key] = parsed
+        value, problem = parsed
+        if problem is not None:
+            self.errors.append((column, problem))
+        return value
+
+    def check_field(self, model, name, column, value):
+        """Run the model field's own validation (length, URL) so that the row reports it with the others."""
+        _, error = self.importer.clean_value(model._meta.get_field(name), value)
+        if error is not None:
+            self.errors.append((column, " ".join(error.messages)))
+
+    def parse(self) -> "_Row":
+        npi = self.attempt("npi", parse_npi, self.cells.get("npi", ""))
+        if npi:
+            self.specialist = self.importer.specialists.get(npi) or Specialist(
+                npi=npi, record_source=RecordSource.PROFILE_IMPORT
+            )
+        creating = self.specialist is None or self.specialist.pk is None
+        for column in TEXT_COLUMNS:
+            text = self.given(column)
+            if text:
+                text = self.attempt(column, parse_website, text) if column == "website" else text
+            if text is not None:
+                self.fields[column] = text
+                self.check_field(Specialist, column, column, text)
+        if (text := self.given("specialty")) is not None:
+            self.fields["specialty"] = self.attempt("specialty", parse_specialty, text)
+        if (text := self.given("languages")) is not None:
+            self.fields["languages"] = "; ".join(split_list(text))
+            self.check_field(Specialist, "languages", "languages", self.fields["languages"])
+        for column, name in [*((column, column) for column in BOOLEAN_COLUMNS), ("published", "is_published")]:
+            if (text := self.given(column)) is not None:
+                self.fields[name] = self.attempt(column, parse_bool, text)
+            elif creating:
+                self.fields[name] = False  # a new profile: blank means no (unknown)
+        if (text := self.given("verified")) is not None:
+            self.verified = self.attempt("verified", parse_bool, text)
+        if creating and npi:
+            reported = {column for column, _ in self.errors}
+            missing = [c for c in NEW_SPECIALIST_COLUMNS if not self.fields.get(c) and c not in reported]
+            self.errors += [(column, "required for a new specialist.") for column in missing]
+        self.parse_practice()
+        self.parse_insurance()
+        if (text := self.given("si_training")) is not None:
+            self.trainings = self.attempt("si_training", parse_trainings, text)
+        self.parse_volumes()
+        return self
+
+    def primary_practice(self) -> Practice | None:
+        if self.specialist is None or self.specialist.pk is None:
+            return None
+        affiliations = self.importer.affiliations.get(self.specialist.npi)
+        return affiliations[0].practice if affiliations else None
+
+    def parse_practice(self):
+        """Find the practice the row names; its blank cells keep that practice's values."""
+        given = {name: self.given(column) for column, name in PRACTICE_COLUMNS.items()}
+        given = {name: value for name, value in given.items() if value is not None}
+        self.current_practice = current = self.primary_practice()
+        if not given:
+            return  # the specialist's practices stay as they are
+        if "zip_code" in given:
+            zip_code = self.attempt("zip", self.importer.zip_code, given["zip_code"])
+            given["zip_code"] = zip_code.code if zip_code else None
+        if given.get("state"):
+            given["state"] = self.attempt("state", parse_state, given["state"])
+        if given.get("phone"):
+            given["phone"] = self.attempt("phone", parse_phone, given["phone"])
+        key = {
+            name: given.get(name, getattr(current, name, "") if current else "")
+            for name in ("name", "address_line1", "zip_code")
+        }
+        for name, column in (("name", "practice_name"), ("zip_code", "zip")):
+            if not key[name] and column not in {error[0] for error in self.errors}:
+                self.errors.append((column, "required when the row names a practice."))
+        if None in given.values() or not key["name"] or not key["zip_code"]:
+            return
+        found = (
+            next(iter(self.importer.practices.get(tuple(key.values()), [])), None)
+            if current is None or any(getattr(current, name) != value for name, value in key.items())
+            else current
+        )
+        values = {name: getattr(found, name) for name in PRACTICE_COLUMN_OF} if found else {}
+        values.update(given)
+        if not values.get("city") or not values.get("state"):  # taken from the ZIP
+            zip_code = self.attempt("zip", self.importer.zip_code, values["zip_code"])
+            if zip_code is None:
+                return
+            values["city"] = values.get("city") or zip_code.city
+            values["state"] = values.get("state") or zip_code.state
+        for name, value in values.items():
+            self.check_field(Practice, name, PRACTICE_COLUMN_OF[name], value)
+        self.practice = {"found": found, "values": values}
+
+    def parse_volumes(self):
+        counts = {}
+        for column, procedure in COUNT_COLUMNS.items():
+            if (text := self.given(column)) is not None:
+                counts[procedure] = None if text == "" else self.attempt(column, parse_count, text)
+        if not counts:
+            return  # blank counts write nothing (never a 0)
+        missing = [column for column in VOLUME_PERIOD_COLUMNS if not self.cells.get(column)]
+        self.errors += [(column, "required when the row gives a count.") for column in missing]
+        if missing:
+            return
+        start = self.attempt("volume_period_start", parse_date, self.cells["volume_period_start"])
+        end = self.attempt("volume_period_end", parse_date, self.cells["volume_period_end"])
+        if start and end and end < start:
+            self.errors.append(("volume_period_end", "The period cannot end before it starts."))
+        source = self.attempt("volume_source", parse_volume_source, self.cells["volume_source"])
+        self.volumes = {"period_start": start, "period_end": end, "source": source, "counts": counts}
+
+    def parse_insurance(self):
+        """Read the insurance columns: a list (or "none") with the date the office confirmed it; CLEAR forgets
+        both (insurance not known). A date alone re-confirms the list on file; blank cells keep it."""
+        listed, confirmed = self.given("insurance"), self.given("insurance_confirmed")
+        if listed is None and confirmed is None:
+            return
+        if self.practice is None and self.current_practice is None:
+            if not any(column.startswith("practice") or column == "zip" for column, _ in self.errors):
+                self.errors.append(
+                    (
+                        "insurance",
+                        "insurance belongs to a practice: the row names none and the specialist has none on file.",
+                    )
+                )
+            return
+        if listed == "":  # CLEAR
+            if confirmed:
+                self.errors.append(("insurance_confirmed", f"leave it blank when insurance is {CLEAR}."))
+            self.insurance = ([], None)
+            return
+        date = self.attempt("insurance_confirmed", parse_confirmed_on, confirmed) if confirmed else None
+        if confirmed is None:
+            self.errors.append(
+                ("insurance_confirmed", "required when the row gives insurance: the date the office confirmed it.")
+            )
+        if listed is None:  # a date alone: the list on file, confirmed again
+            practice = self.current_practice if self.practice is None else self.practice["found"]
+            on_file = self.importer.insurance.get(practice) if practice is not None else None
+            if on_file is None or on_file[1] is None:
+                self.errors.append(
+                    (
+                        "insurance",
+                        "required: the practice's insurance is not on file, so give the "
+                        "list the office confirmed (or none).",
+                    )
+                )
+                return
+            self.insurance = (on_file[0], date)
+            return
+        plans = self.attempt("insurance", self.importer.insurance.parse, listed)
+        if plans is not None and date is not None:
+            self.insurance = (plans, date)
+
+    # --- planning the writes: every changed object is checked before any of the row's changes is kept
+
+    def write(self, reason) -> tuple[str, list[str], list[Change]]:
+        specialist = self.specialist
+        created = specialist.pk is None
+        self.reason = reason
+        writes = self.importer.writes
+        # Changes go to a copy, kept only once the whole row has passed (a rejected row changes nothing).
+        self.target = target = specialist if created else copy.copy(specialist)
+        changes, diffs, commits = [], [], []
+        for name, value in self.fields.items():
+            if differs(specialist, name, value):
+                column = "published" if name == "is_published" else name
+                diffs.append(Change(column, "" if created else shown(getattr(specialist, name)), shown(value)))
+                changes.append(name)
+                setattr(target, name, value)
+        if self.verified is not None and self.verified != (specialist.verified_at is not None):
+            diffs.append(Change("verified", "" if created else verified_text(specialist), shown(self.verified)))
+            target.verified_at, target.verified_by = (
+                (self.importer.now, self.importer.user) if self.verified else (None, None)
             )
             changes.append("verified")
         if created or changes:
-            save_validated(specialist, column_of={"is_published": "published"}, constraints=False)
-        if parsed["practice"] is not None:
-            changes += write_practice(specialist, parsed["practice"])
-        if parsed["trainings"] is not None:
-            changes += write_trainings(specialist, parsed["trainings"])
-        if parsed["volumes"] is not None:
-            changes += write_volumes(specialist, parsed["volumes"])
+            self.validate(target, column_of={"is_published": "published"})
+            fields = [name for name in changes if name != "verified"]
+            fields += ["verified_at", "verified_by"] if "verified" in changes else []
+            commits.append(lambda: writes.specialist(target, created, fields, reason))
+        if self.practice is not None:
+            changes += self.write_practice(diffs, commits)
+        if self.insurance is not None:
+            changes += self.write_insurance(diffs, commits)
+        if self.trainings is not None:
+            changes += self.write_trainings(diffs, commits)
+        if self.volumes is not None:
+            changes += self.write_volumes(diffs, commits)
+        for commit in commits:
+            commit()
+        if created or changes:
+            writes.touched.append(target)
         if created:
-            return "created", []
-        return ("updated", column_names(changes)) if changes else ("unchanged", [])
+            return "created", [], diffs
+        return ("updated", column_names(changes), diffs) if changes else ("unchanged", [], [])
+
+    def validate(self, instance, *, column_of):
+        """full_clean() `instance`, turning validation errors into a rejected row.
+
+        The database constraints' Python checks (one query each) are skipped: the importer has established them
+        (rows are looked up by their unique keys; parse_trainings checks the year range), and the database still
+        enforces them. verified_by is only ever the importing user, who exists. See _RowImporter.full_clean.
+        """
+        try:
+            self.importer.full_clean(instance)
+        except ValidationError as error:
+            column_of = {NON_FIELD_ERRORS: "", **column_of}
+            raise RowRejected(
+                [
+                    (column_of.get(name, name), plain_message(message))
+                    for name, messages in error.message_dict.items()
+                    for message in messages
+                ]
+            ) from None
+
+    def write_practice(self, diffs, commits) -> list[str]:
+        """Link the specialist to the row's practice (found by name, address and ZIP) as their primary one."""
+        current = self.current_practice
+        found, values = self.practice["found"], self.practice["values"]
+        before = {name: getattr(current, name) if current else "" for name in PRACTICE_COLUMN_OF}
+        diffs += [
+            Change(PRACTICE_COLUMN_OF[name], before[name], value)
+            for name, value in values.items()
+            if before[name] != value
+        ]
+        changes = []
+        if found is None:
+            practice = Practice(**values)
+            changed = list(values)
+            changes.append("practice")
+        else:
+            changed = [name for name, value in values.items() if getattr(found, name) != value]
+            practice = copy.copy(found) if changed else found
+            for name in changed:
+                setattr(practice, name, values[name])
+            changes += [PRACTICE_COLUMN_OF[name] for name in changed]
+        writes = self.importer.writes
+        if changes:
+            self.validate(practice, column_of=PRACTICE_COLUMN_OF)
+            commits.append(lambda: writes.practice(found, practice, changed, self.reason))
+        linked = found if found is not None else practice  # the one object that stands for this practice
+        self.linked_practice = linked
+        affiliations = self.importer.affiliations.get(self.target.npi, []) if self.target.pk else []
+        if affiliations and affiliations[0].practice is linked:
+            return changes
+        commits.append(lambda: writes.link(self.target, linked))
+        return [*changes, "practice"]
+
+    def write_insurance(self, diffs, commits) -> list[str]:
+        """Give the row's practice (else the specialist's primary one) the row's insurance list and date."""
+        practice = self.linked_practice or self.current_practice
+        plans, confirmed_on = self.insurance
+        old_plans, old_date = self.importer.insurance.get(practice) or ([], None)
+        changes = []
+        if [p.pk for p in old_plans] != [p.pk for p in plans] or (old_date is None) != (confirmed_on is None):
+            diffs.append(Change("insurance", insurance_text(old_plans, old_date), insurance_text(plans, confirmed_on)))
+            changes.append("insurance")
+        if old_date != confirmed_on:
+            diffs.append(Change("insurance_confirmed", shown(old_date), shown(confirmed_on)))
+            changes.append("insurance_confirmed")
+        if changes:
+            commits.append(lambda: self.importer.writes.insurance(practice, plans, confirmed_on, self.reason))
+        return changes
+
+    def write_trainings(self, diffs, commits) -> list[str]:
+        """Make the specialist's trainings exactly the row's (course, year) list; matching rows are kept."""
+        existing = self.importer.trainings.get(self.target.npi, []) if self.target.pk else []
+        keep, to_add = [], []
+        for course, year in self.trainings:
+            match = next((t for t in existing if (t.course, t.year) == (course, year) and t not in keep), None)
+            if match is None:
+                to_add.append((course, year))
+            else:
+                keep.append(match)
+        stale = [training for training in existing if training not in keep]
+        if not stale and not to_add:
+            return []
+        added = [Training(specialist=self.target, course=course, year=year) for course, year in to_add]
+        for training in added:
+            self.validate(training, column_of=TRAINING_COLUMN)
+        commits.append(lambda: self.importer.writes.trainings(self.target, keep, added, stale, self.reason))
+        diffs.append(Change("si_training", trainings_text(existing), trainings_text(self.trainings)))
+        return ["trainings"]
+
+    def write_volumes(self, diffs, commits) -> list[str]:
+        """Write one ProcedureVolume per non-blank count for the row's period and source; CLEAR deletes it."""
+        volumes = self.volumes
+        period = {key: volumes[key] for key in ("period_start", "period_end", "source")}
+        on_file = self.importer.volumes.get(self.target.npi, []) if self.target.pk else []
+        existing = {
+            volume.procedure: volume
+            for volume in on_file
+            if (volume.period_start, volume.period_end, volume.source) == tuple(period.values())
+        }
+        column_of_procedure = {procedure: column for column, procedure in COUNT_COLUMNS.items()}
+        column_of = {
+            "period_start": "volume_period_start",
+            "period_end": "volume_period_end",
+            "source": "volume_source",
+        }
+        label = f"{period['period_start']:%Y-%m-%d} to {period['period_end']:%Y-%m-%d}, {period['source']}"
+        changes, written, deleted = [], [], []
+        for procedure, count in volumes["counts"].items():
+            column = column_of_procedure[procedure]
+            volume = existing.get(procedure)
+            old = "" if volume is None else ("suppressed" if volume.is_suppressed else str(volume.count))
+            if count is None:  # CLEAR
+                if volume is None:
+                    continue
+                deleted.append(volume)
+            else:
+                if volume is not None and volume.count == count and not volume.is_suppressed:
+                    continue
+                new = (
+                    ProcedureVolume(specialist=self.target, procedure=procedure, **period)
+                    if volume is None
+                    else copy.copy(volume)
+                )
+                new.count, new.is_suppressed, new.verified = count, False, False  # a new number: unverified
+                self.validate(new, column_of={**column_of, "count": column})
+                written.append((volume, new))
+            diffs.append(Change(f"{column} ({label})", old, "" if count is None else str(count)))
+            changes.append(column)
+        if written or deleted:
+            commits.append(lambda: self.importer.writes.volumes(self.target, written, deleted, self.reason))
+        return changes
+
+
+class _Writes:
+    """The accepted rows' changes, in memory until flush() writes them in bulk per model, with their history."""
+
+    BATCH_SIZE = 500
+
+    def __init__(self, importer: _RowImporter):
+        self.importer = importer
+        self.new_specialists, self.changed_specialists = [], []
+        self.specialist_fields = set()
+        self.new_practices, self.changed_practices = [], {}  # changed: id(practice) -> practice
+        self.practice_fields = set()
+        self.new_affiliations, self.gone_affiliations, self.primary_affiliations = [], [], []
+        self.new_trainings, self.gone_trainings = [], []
+        self.new_volumes, self.changed_volumes, self.gone_volumes = [], [], []
+        self.insurance_lists = {}  # id(practice) -> (practice, [Insurance], confirmed on, reason)
+        self.touched = []  # the specialists whose profile changed
+
+    # --- keeping a row's changes (the in-memory state later rows are checked against)
+
+    def specialist(self, specialist, created, fields, reason):
+        specialist._change_reason = reason
+        if created:
+            self.new_specialists.append(specialist)
+        else:
+            self.changed_specialists.append(specialist)
+            self.specialist_fields.update(fields)
+        self.importer.specialists[specialist.npi] = specialist
+
+    def practice(self, found, practice, fields, reason):
+        if found is None:
+            practice._change_reason = reason
+            self.new_practices.append(practice)
+            self.importer.practices.setdefault(practice_key(practice), []).append(practice)
+            return
+        for name in fields:  # onto the one object that stands for the practice
+            setattr(found, name, getattr(practice, name))
+        if found.pk is not None:  # a practice an earlier row created is written once, as it ends up
+            found._change_reason = reason
+            self.changed_practices[id(found)] = found
+            self.practice_fields.update(fields)
+
+    def link(self, specialist, practice):
+        """Make `practice` the specialist's primary one; the previous primary link is replaced."""
+        affiliations = self.importer.affiliations.setdefault(specialist.npi, [])
+        for affiliation in affiliations:
+            if affiliation.practice is practice:
+                others = sorted((a for a in affiliations if a is not affiliation), key=lambda a: a.pk)
+                for other in others:
+                    other.is_primary = False
+                affiliation.is_primary = True
+                affiliations[:] = [affiliation, *others]
+                self.primary_affiliations.append(affiliation)
+                return
+        if affiliations and affiliations[0].is_primary:
+            self.gone_affiliations.append(affiliations.pop(0))
+        affiliation = Affiliation(specialist=specialist, practice=practice, is_primary=True)
+        affiliations.insert(0, affiliation)
+        self.new_affiliations.append(affiliation)
+
+    def trainings(self, specialist, keep, added, stale, reason):
+        for training in [*added, *stale]:
+            training._change_reason = reason
+        self.new_trainings += added
+        self.gone_trainings += stale
+        self.importer.trainings[specialist.npi] = [*keep, *added]
+
+    def volumes(self, specialist, written, deleted, reason):
+        on_file = self.importer.volumes.setdefault(specialist.npi, [])
+        for old, new in written:
+            new._change_reason = reason
+            if old is None:
+                self.new_volumes.append(new)
+            else:
+                self.changed_volumes.append(new)
+                on_file.remove(old)
+            on_file.append(new)
+        for volume in deleted:
+            volume._change_reason = reason
+            on_file.remove(volume)
+        self.gone_volumes += deleted
+
+    def insurance(self, practice, plans, confirmed_on, reason):
+        self.importer.insurance.remember(practice, plans, confirmed_on)
+        self.insurance_lists[id(practice)] = (practice, plans, confirmed_on, reason)
+
+    def write_insurance(self):
+        """Write each practice's new insurance list and date with one history entry (after the practices exist).
+
+        One save per changed practice: few rows change insurance, and a history entry must hold both the list
+        and its date (simple-history would add one entry for each half of a ManyRelatedManager.set()).
+        """
+        for practice, plans, confirmed_on, reason in self.insurance_lists.values():
+            practice.skip_history_when_saving = True
+            try:
+                practice.insurance.set(plans)
+            finally:
+                del practice.skip_history_when_saving
+            practice.insurance_confirmed_on = confirmed_on
+            practice._change_reason = reason
+            if self.importer.user is not None:
+                practice._history_user = self.importer.user
+            practice.save(update_fields=["insurance_confirmed_on", "updated_at"])
+
+    # --- writing
+
+    def flush(self):
+        """Write everything in bulk, with one history entry per changed object, and announce the specialists."""
+        user, size, now = self.importer.user, self.BATCH_SIZE, self.importer.now
+        history = {"batch_size": size, "default_user": user}
+        insert_with_history(Specialist, self.new_specialists, default_user=user)
+        if self.changed_specialists:
+            for specialist in self.changed_specialists:
+                specialist.updated_at = now  # auto_now, which bulk_update does not set
+            fields = [*sorted(self.specialist_fields), "updated_at"]
+            bulk_update_with_history(self.changed_specialists, Specialist, fields, **history)
+
+        practices = [*self.new_practices, *self.changed_practices.values()]
+        self.importer.load_zip_rows({practice.zip_code for practice in practices})
+        for practice in practices:  # as Practice.save() does
+            if practice.coordinates_source in ("", CoordinatesSource.ZIP_CENTROID) or practice.is_outside_us:
+                practice.place_at_centroid(self.importer.zip_rows.get(practice.zip_code))
+        insert_with_history(Practice, self.new_practices, default_user=user)
+        if self.changed_practices:
+            fields = [*sorted(self.practice_fields), "latitude", "longitude", "coordinates_source"]
+            bulk_update_with_history(list(self.changed_practices.values()), Practice, fields, **history)
+
+        for chunk in chunked(self.gone_affiliations):
+            Affiliation.objects.filter(pk__in=[affiliation.pk for affiliation in chunk]).delete()
+        for chunk in chunked(self.primary_affiliations):
+            Affiliation.objects.filter(specialist_id__in=[a.specialist_id for a in chunk]).update(is_primary=False)
+            Affiliation.objects.filter(pk__in=[a.pk for a in chunk]).update(is_primary=True)
+        insert_rows(
+            Affiliation,
+            ["specialist_id", "practice_id", "is_primary"],
+            [(a.specialist.pk, a.practice.pk, a.is_primary) for a in self.new_affiliations],
+        )
+
+        for gone in [*self.gone_trainings, *self.gone_volumes]:  # rare (CLEAR, a changed list): one by one
+            if user is not None:
+                gone._history_user = user
+            gone.delete()
+        insert_with_history(Training, self.new_trainings, default_user=user)
+        insert_with_history(ProcedureVolume, self.new_volumes, default_user=user)
+        if self.changed_volumes:
+            fields = ["count", "is_suppressed", "verified"]
+            bulk_update_with_history(self.changed_volumes, ProcedureVolume, fields, **history)
+        self.write_insurance()
+
+        touched = {specialist.pk for specialist in self.touched}
+        changed_practices = [practice.pk for practice in self.changed_practices.values()]
+        for chunk in chunked(changed_practices):  # their other specialists' addresses changed too
+            touched.update(Affiliation.objects.filter(practice_id__in=chunk).values_list("specialist_id", flat=True))
+        specialists_touched(touched)
 
 
 def differs(specialist, name, value) -> bool:
@@ -360,6 +1033,25 @@ def differs(specialist, name, value) -> bool:
     if name == "languages":  # "English;Spanish" as stored is the same list as "English; Spanish"
         return split_list(current) != split_list(value)
     return current != value
+
+
+def shown(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def verified_text(specialist) -> str:
+    return f"yes ({specialist.verified_at:%Y-%m-%d})" if specialist.verified_at else "no"
+
+
+def trainings_text(trainings) -> str:
+    pairs = [(t.course, t.year) if isinstance(t, Training) else t for t in trainings]
+    return "; ".join(f"{course} ({year})" if year else course for course, year in pairs)
+
+
+parse_specialty = partial(parse_choice, choices=Specialty)
+parse_volume_source = partial(parse_choice, choices=VolumeSource)
 
 
 def parse_npi(raw) -> str:
@@ -371,120 +1063,121 @@ def parse_npi(raw) -> str:
 
 def parse_trainings(raw) -> list[tuple[str, int | None]]:
     """Return (course, year) pairs of "Course (2023); Other course" (the year is optional)."""
+    last_year = timezone.localdate().year + 1  # a course booked for next year may be listed
     trainings = []
     for item in split_list(raw):
         match = TRAINING_PATTERN.fullmatch(item)
-        trainings.append((match["course"], int(match["year"])) if match else (item, None))
+        if match is None:
+            trainings.append((item, None))
+            continue
+        try:
+            year = parse_year(match["year"], first=FIRST_TRAINING_YEAR, last=last_year)
+        except ValueError as error:
+            raise ValueError(f"“{item}”: {error}") from None
+        trainings.append((match["course"], year))
+    for course, _ in trainings:
+        if len(course) > Training._meta.get_field("course").max_length:
+            raise ValueError(f"the course name “{course[:40]}…” is longer than 200 characters.")
     return trainings
 
 
-def save_validated(instance, *, column_of=None, constraints=True):
-    """full_clean() and save `instance`, turning validation errors into a rejected row.
+# --- Insurance ---------------------------------------------------------------------------------------
 
-    `constraints=False` skips the database constraints' Python checks (one query each) where the importer
-    has already established them (the row was looked up by its unique key); the database still enforces them.
-    """
-    try:
-        instance.full_clean(exclude=["specialist"], validate_constraints=constraints)
-    except ValidationError as error:
-        column_of = {NON_FIELD_ERRORS: "", **(column_of or {})}
-        raise RowRejected(
-            [
-                (column_of.get(name, name), message)
-                for name, messages in error.message_dict.items()
-                for message in messages
-            ]
-        ) from None
-    instance._change_reason = CHANGE_REASON  # shown in the change history
-    instance.save()
+INSURANCE_COLUMNS = {"insurance", "insurance_confirmed"}
+NO_INSURANCE = "none"  # the office confirmed it accepts none of the listed insurance (not the same as blank)
+
+
+class _InsuranceOnFile:
+    """The curated insurance list, and each practice's list and date as the import goes (loaded once)."""
+
+    def __init__(self):
+        self._entries = None
+        self._of = {}  # id(practice) -> ([Insurance], confirmed on)
+
+    @property
+    def entries(self) -> list[Insurance]:
+        if self._entries is None:
+            self._entries = list(Insurance.objects.all())
+        return self._entries
+
+    def load(self, practices_by_pk: dict):
+        by_pk = {entry.pk: entry for entry in self.entries}
+        listed = {pk: [] for pk in practices_by_pk}
+        through = Practice.insurance.through
+        for chunk in chunked(practices_by_pk):
+            for practice_id, insurance_id in through.objects.filter(practice_id__in=chunk).values_list(
+                "practice_id", "insurance_id"
+            ):
+                listed[practice_id].append(by_pk[insurance_id])
+        for pk, practice in practices_by_pk.items():
+            self.remember(practice, listed[pk], practice.insurance_confirmed_on)
+
+    def remember(self, practice, plans, confirmed_on):
+        self._of[id(practice)] = (in_list_order(plans), confirmed_on)
+
+    def get(self, practice) -> tuple | None:
+        if practice is None:
+            return None
+        return self._of.get(id(practice), ([], practice.insurance_confirmed_on) if practice.pk is None else None)
+
+    def parse(self, raw: str) -> list[Insurance]:
+        """Return the entries named in "Medicare; aetna" (codes or names, any case); "none" is the empty list."""
+        if raw.strip().lower() == NO_INSURANCE:
+            return []
+        lookup = {}
+        for entry in self.entries:
+            lookup[entry.code.lower()] = lookup[entry.name.lower()] = entry
+        items = split_list(raw)
+        if NO_INSURANCE in {item.lower() for item in items}:
+            raise ValueError(f"{NO_INSURANCE} cannot be listed with other insurance.")
+        unknown = [item for item in items if item.lower() not in lookup]
+        if unknown:
+            codes = ", ".join(entry.code for entry in self.entries)
+            raise ValueError(
+                f"unknown insurance {', '.join(f'“{item}”' for item in unknown)}: use the codes or names of the "
+                f"curated list ({codes}), or {NO_INSURANCE}."
+            )
+        return in_list_order({lookup[item.lower()] for item in items})
+
+
+def in_list_order(plans) -> list[Insurance]:
+    return sorted(plans, key=lambda entry: (entry.position, entry.name))
+
+
+def parse_confirmed_on(raw):
+    confirmed_on = parse_date(raw)
+    if confirmed_on > timezone.localdate():
+        raise ValueError(f"{confirmed_on:%Y-%m-%d} is in the future: write the day the office confirmed it.")
+    return confirmed_on
+
+
+def insurance_text(plans, confirmed_on) -> str:
+    """Return a practice's insurance as its CSV cell: codes, "none" (confirmed, none listed), or "" (not known)."""
+    if confirmed_on is None and not plans:
+        return ""
+    return "; ".join(entry.code for entry in plans) or NO_INSURANCE
+
+
+# Constraint checks the importer does not repeat in Python, as a sentence for the person who wrote the file.
+CONSTRAINT_SENTENCES = {
+    "training_year_range": f"A training year must be between {FIRST_TRAINING_YEAR} and 2100.",
+    "volume_period_ordered": "The period cannot end before it starts.",
+    "volume_count_not_negative": "Counts are 0 or more.",
+}
+
+
+def plain_message(message: str) -> str:
+    """Return a validation message without the names of database constraints."""
+    for name, sentence in CONSTRAINT_SENTENCES.items():
+        if name in message:
+            return sentence
+    return message
 
 
 def column_names(changes) -> list[str]:
     """Return the changed fields as the CSV's column names, without repeats."""
     names = {"is_published": "published", "trainings": "si_training", "practice": "practice"}
     return list(dict.fromkeys(names.get(change, change) for change in changes))
-
-
-def write_practice(specialist, values) -> list[str]:
-    """Link the specialist to the row's practice (found by name, address and ZIP) as their primary one."""
-    practice = (
-        Practice.objects.filter(
-            name=values["name"], address_line1=values.get("address_line1", ""), zip_code=values["zip_code"]
-        )
-        .order_by("id")
-        .first()
-    )
-    changes = []
-    practice_columns = {field_name: column for column, field_name in PRACTICE_COLUMNS.items()}
-    if practice is None:
-        practice = Practice(**values)
-        changes.append("practice")
-    else:
-        changed = [name for name, value in values.items() if getattr(practice, name) != value]
-        for name in changed:
-            setattr(practice, name, values[name])
-        changes += [practice_columns[name] for name in changed]
-    if changes:
-        save_validated(practice, column_of=practice_columns, constraints=False)
-
-    affiliations = list(specialist.affiliation_set.order_by("-is_primary", "id"))
-    current = affiliations[0] if affiliations else None
-    if current is not None and current.practice_id == practice.pk:
-        return changes
-    # The row's practice becomes the primary one; the previous primary link is replaced.
-    for affiliation in affiliations:
-        if affiliation.practice_id == practice.pk:
-            Affiliation.objects.filter(specialist=specialist).update(is_primary=False)
-            affiliation.is_primary = True
-            affiliation.save(update_fields=["is_primary"])
-            return [*changes, "practice"]
-    if current is not None and current.is_primary:
-        current.delete()
-    Affiliation.objects.create(specialist=specialist, practice=practice, is_primary=True)
-    return [*changes, "practice"]
-
-
-def write_trainings(specialist, wanted) -> list[str]:
-    """Make the specialist's trainings exactly the row's (course, year) list; matching rows are kept."""
-    existing = list(specialist.trainings.all())
-    keep = []
-    to_add = []
-    for course, year in wanted:
-        match = next((t for t in existing if (t.course, t.year) == (course, year) and t not in keep), None)
-        if match is None:
-            to_add.append((course, year))
-        else:
-            keep.append(match)
-    stale = [training for training in existing if training not in keep]
-    for training in stale:
-        training._change_reason = CHANGE_REASON
-        training.delete()
-    for course, year in to_add:
-        save_validated(Training(specialist=specialist, course=course, year=year), column_of=TRAINING_COLUMN)
-    return ["trainings"] if stale or to_add else []
-
-
-def write_volumes(specialist, volumes) -> list[str]:
-    """Write one ProcedureVolume per non-blank count, for the row's period and source."""
-    period = {
-        "period_start": volumes["period_start"],
-        "period_end": volumes["period_end"],
-        "source": volumes["source"],
-    }
-    existing = {volume.procedure: volume for volume in specialist.volumes.filter(**period)}
-    column_of_procedure = {procedure: column for column, procedure in COUNT_COLUMNS.items()}
-    column_of = {"period_start": "volume_period_start", "period_end": "volume_period_end", "source": "volume_source"}
-    changes = []
-    for procedure, count in volumes["counts"].items():
-        volume = existing.get(procedure)
-        if volume is not None and volume.count == count and not volume.is_suppressed:
-            continue
-        if volume is None:
-            volume = ProcedureVolume(specialist=specialist, procedure=procedure, **period)
-        volume.count, volume.is_suppressed, volume.verified = count, False, False  # a new number is unverified
-        save_validated(volume, column_of={**column_of, "count": column_of_procedure[procedure]}, constraints=False)
-        changes.append(column_of_procedure[procedure])
-    return changes
 
 
 # --- Writing the same format ------------------------------------------------------------------------
@@ -496,9 +1189,8 @@ def profiles_for_export(queryset):
         queryset.exclude(npi__isnull=True)
         .prefetch_related(None)
         .prefetch_related(
-            Prefetch(
-                "affiliation_set", queryset=Affiliation.objects.select_related("practice").order_by("-is_primary", "id")
-            ),
+            Prefetch("affiliation_set", queryset=Affiliation.objects.select_related("practice").primary_first()),
+            "affiliation_set__practice__insurance",
             "trainings",
             "volumes",
         )
@@ -508,13 +1200,15 @@ def profiles_for_export(queryset):
 def write_profiles_csv(specialists, file) -> int:
     """Write the profiles CSV of `specialists` (use profiles_for_export) to `file`; return the row count.
 
-    Specialists without an NPI cannot be matched on import, so profiles_for_export leaves them out.
+    Specialists without an NPI cannot be matched on import, so profiles_for_export leaves them out. Cells a
+    spreadsheet would run as a formula get a leading apostrophe, which the import takes off again.
     """
     writer = csv.writer(file)
     writer.writerow(COLUMNS)
     written = 0
     for specialist in specialists:
-        writer.writerow([profile_row(specialist).get(column, "") for column in COLUMNS])
+        row = profile_row(specialist)
+        writer.writerow([neutralise_cell(row.get(column, "")) for column in COLUMNS])
         written += 1
     return written
 
@@ -546,6 +1240,9 @@ def profile_row(specialist) -> dict:
     if affiliations:
         practice = affiliations[0].practice
         row.update({column: getattr(practice, field_name) for column, field_name in PRACTICE_COLUMNS.items()})
+        confirmed_on = practice.insurance_confirmed_on
+        row["insurance"] = insurance_text(in_list_order(practice.insurance.all()), confirmed_on)
+        row["insurance_confirmed"] = confirmed_on.isoformat() if confirmed_on else ""
     period = latest_volume_period(specialist.volumes.all())
     if period is not None:
         start, end, source = period

@@ -28,10 +28,28 @@ from tqdm import tqdm
 BLOCK_SIZE = 1 << 20  # bytes per batch (≈3,500 CMS rows); 4 MiB was no faster and held 130 MB more memory
 MAX_HEADER = 1 << 20
 MAX_REPORTED_REJECTIONS = 20
+# A value longer than this, or spanning more lines, is a stray quote running on (no real cell comes near).
+MAX_VALUE_CHARS = 10_000
+MAX_VALUE_LINES = 20
+MAX_SHORT_VALUE = 200  # a batch whose values are all this short cannot hold a runaway value: not looked into
 
 
 class ImportFileError(Exception):
     """The file cannot be imported at all (unreadable, wrong layout, a bad row under --atomic)."""
+
+
+def reject(result, row_number: int, reason: str, atomic: bool) -> None:
+    """Count a rejected row in `result.rejections`; under --atomic, stop the import instead."""
+    if atomic:
+        raise ImportFileError(f"Row {row_number}: {reason}. Nothing was imported (--atomic).")
+    result.rejections.add(row_number, reason)
+
+
+def runaway_value(row_number: int) -> ImportFileError:
+    return ImportFileError(
+        f"Row {row_number} starts a quoted value that runs on over many lines or past {MAX_VALUE_CHARS:,} "
+        "characters: a stray quote character? Nothing was imported; fix that row and import the file again."
+    )
 
 
 @dataclass
@@ -53,7 +71,7 @@ class Rejections:
         return shown
 
 
-def find_columns(header: list[str], required: dict[str, tuple[str, ...]]) -> dict[str, int]:
+def find_columns(header: list[str], required: dict[str, tuple[str, ...]], recognise=None) -> dict[str, int]:
     """Map each key to the index of the first of its accepted header names (case-insensitive).
 
     Raise ImportFileError naming every missing column, so that a wrong file fails before any work.
@@ -69,6 +87,8 @@ def find_columns(header: list[str], required: dict[str, tuple[str, ...]]) -> dic
         else:
             found[key] = position
     if missing:
+        if recognise and (known := recognise(header)):
+            raise ImportFileError(known)
         raise ImportFileError("Missing column(s): " + "; ".join(missing) + ". Is this the right file?")
     return found
 
@@ -102,7 +122,9 @@ class ByteProgress:
 class ColumnStream:
     """The header of a CSV file and, batch by batch, the string values of the columns an importer asked for."""
 
-    def __init__(self, binary, raw, required: dict[str, tuple[str, ...]], *, description: str, progress):
+    def __init__(
+        self, binary, raw, required: dict[str, tuple[str, ...]], *, description: str, progress, recognise=None
+    ):
         try:
             line = binary.readline(MAX_HEADER)
             if len(line) == MAX_HEADER and not line.endswith(b"\n"):
@@ -114,12 +136,12 @@ class ColumnStream:
             raise ImportFileError("The file is empty (no header row).")
         self.header = [name.strip() for name in header]
         self.width = len(self.header)
-        self.columns = find_columns(self.header, required)
-        self.rows_read = 0
+        self.columns = find_columns(self.header, required, recognise)
         self._binary = binary
         self._parsed = 0  # rows Arrow handed over (every row that had the header's number of fields)
         self._malformed = array("q")  # row numbers of the others, ascending, for _row_number()
         self._new_malformed: list[tuple[int, str]] = []
+        self._runaway: int | None = None  # the row number where a runaway quoted value starts
         self._progress = ByteProgress(raw, description=description, progress=progress)
 
     def rows(self, keys, *, where=None, on_malformed) -> Iterator[tuple[int, tuple]]:
@@ -132,17 +154,62 @@ class ColumnStream:
         for first, columns in self._batches():
             for number, reason in self._take_malformed():
                 on_malformed(number, reason)
+            self._check_runaway(first, columns)
             if where is None:
+                indices = None
                 picked = range(len(columns[keys[0]]))
-                values = [columns[key].to_pylist() for key in keys]
             else:
                 indices = compute.indices_nonzero(where(columns))
                 picked = indices.to_pylist()
-                values = [compute.take(columns[key], indices).to_pylist() for key in keys]
-            for index, row in zip(picked, zip(*values, strict=True), strict=True):
-                yield self._row_number(first + index), row
+            bad: dict[int, str] = {}  # position among the picked rows → why the row cannot be read
+            values = [self._values(key, columns[key], indices, bad) for key in keys]
+            for position, (index, row) in enumerate(zip(picked, zip(*values, strict=True), strict=True)):
+                if position in bad:
+                    on_malformed(self._row_number(first + index), bad[position])
+                else:
+                    yield self._row_number(first + index), row
         for number, reason in self._take_malformed():
             on_malformed(number, reason)
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read so far: every record after the header, readable or not."""
+        return self._parsed + len(self._malformed)
+
+    def _values(self, key: str, column: pa.Array, indices, bad: dict[int, str]) -> list[str]:
+        """Return the column's values (of the picked rows) as str; a cell that is not UTF-8 or holds a NUL byte
+        marks its row in `bad` (with the column's name) instead of stopping the file."""
+        if indices is not None:
+            column = compute.take(column, indices)
+        try:
+            values = column.to_pylist()
+        except UnicodeDecodeError:  # rare: decode cell by cell to find the rows
+            values = []
+            for position, raw in enumerate(column.view(pa.binary()).to_pylist()):
+                try:
+                    values.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    bad.setdefault(position, f"{self.header[self.columns[key]]}: not UTF-8 text")
+                    values.append("")
+        if "\x00" in "".join(values):  # one C-level scan of the picked values; rows are looked at only if found
+            for position, value in enumerate(values):
+                if "\x00" in value:
+                    bad.setdefault(position, f"{self.header[self.columns[key]]}: holds a NUL byte")
+        return values
+
+    def _check_runaway(self, first: int, columns: dict[str, pa.Array]) -> None:
+        """Refuse the file when a value of the batch is a stray quote running on (see MAX_VALUE_CHARS)."""
+        if self._runaway is not None:
+            raise runaway_value(self._runaway)
+        for column in columns.values():
+            lengths = compute.binary_length(column)
+            if (compute.max(lengths).as_py() or 0) <= MAX_SHORT_VALUE:  # the usual batch: one cheap pass
+                continue
+            too_long = compute.greater(lengths, MAX_VALUE_CHARS)
+            too_many_lines = compute.greater(compute.count_substring(column, "\n"), MAX_VALUE_LINES)
+            found = compute.indices_nonzero(compute.or_(too_long, too_many_lines))
+            if len(found):
+                raise runaway_value(self._row_number(first + found[0].as_py()))
 
     def _batches(self) -> Iterator[tuple[int, dict[str, pa.Array]]]:
         """Yield (index of the batch's first row among the parsed rows, {key: string array}) for each batch."""
@@ -160,17 +227,19 @@ class ColumnStream:
                     newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=self._invalid_row
                 ),
                 # Every value stays text, exactly as in the file ("" stays "", never null).
+                # UTF-8 is checked cell by cell in _values(), so that one bad cell rejects its row, not the file.
                 convert_options=arrow_csv.ConvertOptions(
-                    include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string())
+                    include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string()), check_utf8=False
                 ),
             )
             for batch in reader:
                 first = self._parsed
                 self._parsed += batch.num_rows
-                self.rows_read = self._parsed + len(self._malformed)
                 self._progress.advance()
                 yield first, {key: batch.column(name) for key, name in names.items()}
         except pa.ArrowInvalid as error:
+            if self._runaway is not None or "straddl" in str(error):  # a value longer than a whole block
+                raise runaway_value(self._runaway or self.rows_read + 2) from None
             if "UTF8" in str(error):
                 raise ImportFileError(f"The file is not UTF-8 text near row {self.rows_read + 2}: {error}") from None
             raise ImportFileError(f"Row {self.rows_read + 2} or one soon after is not valid CSV: {error}") from None
@@ -179,6 +248,8 @@ class ColumnStream:
 
     def _invalid_row(self, row) -> str:
         number = row.number + 1  # Arrow counts the first data row as 1; the header is row 1 here
+        if self._runaway is None and (len(row.text) > MAX_VALUE_CHARS or row.text.count("\n") > MAX_VALUE_LINES):
+            self._runaway = number
         self._malformed.append(number)
         self._new_malformed.append((number, f"{row.actual_columns} fields, expected {row.expected_columns}"))
         return "skip"
@@ -246,14 +317,21 @@ def open_binary(path, *, zip_member: str | None = None):
 
 @contextlib.contextmanager
 def open_columns(
-    path, required: dict[str, tuple[str, ...]], *, description: str, progress: bool | None = None, zip_member=None
+    path,
+    required: dict[str, tuple[str, ...]],
+    *,
+    description: str,
+    progress: bool | None = None,
+    zip_member=None,
+    recognise=None,
 ):
     """Open a .csv, .csv.gz or .zip file and yield a ColumnStream over the `required` columns (UTF-8).
 
     In a ZIP archive the largest CSV member is read (matching `zip_member`, a regular expression, when given).
+    `recognise(header)` may name a known wrong layout when columns are missing (a message, or None).
     """
     with open_binary(path, zip_member=zip_member) as (raw, binary):
-        stream = ColumnStream(binary, raw, required, description=description, progress=progress)
+        stream = ColumnStream(binary, raw, required, description=description, progress=progress, recognise=recognise)
         try:
             yield stream
         finally:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from directory.importers import bulk
 from directory.models import (
+    US_STATES_AND_TERRITORIES,
     Affiliation,
     Practice,
     RecordSource,
@@ -32,10 +33,13 @@ def npi_problem(npi: str) -> str | None:
     return None
 
 
-def tidy(value: str) -> str:
-    """Return text from an all-capitals public file in normal case ("1200 N STATE ST" → "1200 N State St")."""
-    value = " ".join(value.split())
-    return " ".join(word.capitalize() for word in value.split(" ")) if value.isupper() else value
+def outside_us(country: str, state: str) -> str:
+    """Return the country or region of an address outside the US and its territories ("CA", "QC"), or ""."""
+    country = country.strip().upper()
+    if country not in ("", "US"):
+        return country
+    state = state.strip().upper()
+    return state if state and state not in US_STATES_AND_TERRITORIES else ""
 
 
 def zip5(raw: str) -> str:
@@ -63,6 +67,7 @@ class Identity:
     phone: str = ""
     gender: str = ""
     specialty: str = Specialty.OTHER
+    outside_us: str = ""  # why the address is not in the US ("Montreal, QC, CA"), or ""
 
     @property
     def address(self) -> str:
@@ -99,10 +104,10 @@ def practice_name(identity: Identity, source: str) -> str:
 
 
 def set_coordinates_from_zips(practices: list[Practice]) -> None:
-    """Place practices at their ZIP centroids: the bulk twin of Practice.set_coordinates_from_zip()."""
-    centroids = ZipCode.objects.in_bulk({p.zip_code for p in practices if p.zip_code})
+    """Place practices at their ZIP centroids: the bulk twin of Practice.save()'s placing (none outside the US)."""
+    centroids = ZipCode.objects.in_bulk({p.zip_code for p in practices if p.zip_code and not p.outside_us})
     for practice in practices:
-        practice.place_at_centroid(centroids.get(practice.zip_code))
+        practice.place_at_centroid(None if practice.outside_us else centroids.get(practice.zip_code))
 
 
 def centroids_by_zip(zip_codes) -> dict[str, tuple]:
@@ -116,7 +121,24 @@ def centroids_by_zip(zip_codes) -> dict[str, tuple]:
     return placed
 
 
-STUB_FIELDS = [*IDENTITY_FIELDS, "npi", "specialty", "is_published", "review_status", "record_source"]
+STUB_FIELDS = [
+    *IDENTITY_FIELDS,
+    "npi",
+    "specialty",
+    "is_published",
+    "review_status",
+    "record_source",
+    "unpublished_reason",
+]
+UNPLACED = (None, None, "")
+
+
+def outside_us_reason(identity: Identity) -> str:
+    """Return why a stub outside the US is not searchable ("" for a US address)."""
+    if not identity.outside_us:
+        return ""
+    where = ", ".join(part for part in (identity.city, identity.state, identity.outside_us) if part)
+    return fit(Specialist, "unpublished_reason", f"Practice address outside the US ({where}): kept out of the search")
 
 
 def create_stubs(identities: list[Identity], record_source: RecordSource) -> dict[str, int]:
@@ -138,6 +160,7 @@ def create_stubs(identities: list[Identity], record_source: RecordSource) -> dic
                 False,
                 ReviewStatus.PENDING.value,
                 RecordSource(record_source).value,
+                outside_us_reason(identity),
             )
             for identity in identities
         ],
@@ -147,12 +170,13 @@ def create_stubs(identities: list[Identity], record_source: RecordSource) -> dic
     centroids = centroids_by_zip([identity.zip_code for identity in identities])
     practice_ids = bulk.insert_rows(
         Practice,
-        ["name", *PRACTICE_FIELDS, "latitude", "longitude", "coordinates_source"],
+        ["name", *PRACTICE_FIELDS, "latitude", "longitude", "coordinates_source", "outside_us"],
         [
             (
                 practice_name(identity, label),
                 *(fit(Practice, name, getattr(identity, name)) for name in PRACTICE_FIELDS),
-                *centroids[identity.zip_code],
+                *(UNPLACED if identity.outside_us else centroids[identity.zip_code]),
+                bool(identity.outside_us),
             )
             for identity in identities
         ],

@@ -1,12 +1,9 @@
 from django.db import migrations
 
-
-def load(apps, schema_editor):
-    from directory.importers.zipcodes import load_zipcodes
-
-    load_zipcodes(apps.get_model("directory", "ZipCode"))
+# The ZIP table used to be loaded here; 0007_locate_zipcodes loads it now, with the fields that say where a ZIP
+# has no location of its own (the current loader cannot write to this migration's ZipCode model).
 
 
 class Migration(migrations.Migration):
     dependencies = [("directory", "0001_initial")]
-    operations = [migrations.RunPython(load, migrations.RunPython.noop, elidable=True)]
+    operations = []

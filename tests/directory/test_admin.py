@@ -187,7 +187,9 @@ def test_changelist_query_count_does_not_grow_with_rows(curator_client, django_a
     add_specialists(20)
     with django_assert_num_queries(10):
         response = curator_client.get(CHANGELIST)
-    assert 'MIS fusion&nbsp;30</span><br><span class="sij-count">injection&nbsp;30' in response.text
+    # each past-year count with its period and source
+    assert 'MIS fusion&nbsp;30</span> <span class="quiet">(Jan 2025–Dec 2025, self-reported)</span>' in response.text
+    assert 'injection&nbsp;30</span> <span class="quiet">(Jan 2025–Dec 2025, self-reported)</span>' in response.text
 
 
 # --- actions -----------------------------------------------------------------------------------------
@@ -198,16 +200,24 @@ def run_action(client, action, specialists):
 
 
 def test_publish_and_unpublish_actions_say_how_many_changed(curator_client):
-    draft, live = SpecialistFactory(is_published=False), SpecialistFactory(is_published=True)
+    draft, live = SpecialistFactory(is_published=False, offers_rf_ablation=True), SpecialistFactory(is_published=True)
+    bare = SpecialistFactory(is_published=False, first_name="Bare")  # no SI-joint service, no count
 
-    response = run_action(curator_client, "publish", [draft, live])
+    response = run_action(curator_client, "publish", [draft, live, bare])
     assert "Published 1 specialist (1 already published)." in response.text
+    assert (
+        f"Not published: {bare.display_name} — No SI-joint service ticked and no past-year SI-joint procedure count."
+        in [str(m) for m in response.context["messages"]]
+    )
     draft.refresh_from_db()
-    assert draft.is_published
-    assert draft.history.latest().is_published  # the action leaves change history too
+    bare.refresh_from_db()
+    assert draft.is_published and not bare.is_published
+    latest = draft.history.latest()  # the action leaves change history too, with who and why
+    assert latest.is_published and latest.history_change_reason == "Published with the admin's Publish action"
 
     response = run_action(curator_client, "unpublish", [draft, live])
     assert "Unpublished 2 specialists." in response.text
+    assert draft.history.latest().history_change_reason == "Unpublished with the admin's Unpublish action"
     assert not Specialist.objects.filter(is_published=True).exists()
 
 
@@ -220,6 +230,9 @@ def test_mark_verified_records_who_and_when(curator_client, curator):
         specialist.refresh_from_db()
         assert specialist.verified_by == curator
         assert specialist.verified_at >= before
+        latest = specialist.history.latest()
+        assert latest.history_user == curator
+        assert latest.history_change_reason == f"Verified by {curator.username} with the admin's Mark verified action"
 
 
 # --- change page -------------------------------------------------------------------------------------
@@ -235,15 +248,16 @@ def test_change_page_shows_data_quality_hints(curator_client):
     hints = response.context["data_quality_hints"]
     assert hints == [
         "No NPI: this profile cannot be matched with CMS or NPPES data.",
-        "Practice “Demo Nowhere Clinic” has no coordinates (missing or unknown ZIP): it cannot appear in searches.",
+        "Never verified: check the profile with the practice and mark it verified.",
+        "Practice “Demo Nowhere Clinic”: No ZIP and no coordinates: it cannot appear in searches.",
         "Minimally invasive SI-joint fusion count is stale: no twelve-month count ending in the last 24 months "
         "(latest period ended Dec 2019).",
     ]
-    assert "Data-quality hints (3)" in response.text
+    assert "Data-quality hints (4)" in response.text
 
 
 def test_change_page_of_a_complete_profile_has_no_hints(curator_client):
-    specialist = SpecialistFactory()
+    specialist = SpecialistFactory(offers_mis_si_fusion=True, verified_at=timezone.now())
     today = timezone.localdate()
     ProcedureVolumeFactory(specialist=specialist, period_end=today, period_start=today - datetime.timedelta(days=364))
     response = curator_client.get(change_url(specialist))
@@ -324,6 +338,10 @@ def test_typed_coordinates_are_manual_and_cleared_ones_return_to_the_zip_centroi
         ({"latitude": 41.9, "longitude": ""}, "Enter both latitude and longitude"),
         ({"zip_code": "00000"}, "No such US ZIP: 00000"),
         ({"zip_code": "606"}, "ZIP codes have 5 digits"),
+        ({"zip_code": "09001"}, "09001 is a military (APO/FPO/DPO) address with no fixed location"),
+        ({"phone": "555"}, "“555” is not a phone number"),
+        ({"latitude": 41.9, "longitude": 87.6}, "outside the US states and territories"),
+        ({"latitude": 0, "longitude": 0}, "outside the US states and territories"),
     ],
 )
 def test_practice_form_errors(curator_client, overrides, error):
@@ -361,6 +379,9 @@ def test_other_admin_pages_open(curator_client):
         reverse("admin:directory_zipcode_changelist") + "?q=Chicago",
         reverse("admin:directory_procedurevolume_changelist"),
         reverse("admin:directory_specialist_history", args=[volume.specialist.pk]),
+        reverse("admin:directory_verificationqueueentry_changelist"),
+        reverse("admin:directory_zipcode_changelist") + "?kind__exact=military",
+        change_url(ZipCode.objects.get(code="09001")),
     ):
         assert curator_client.get(url).status_code == 200, url
 
@@ -474,3 +495,184 @@ def test_changelist_links_to_import_and_export(curator_client):
     assert IMPORT in response.text
     assert f"{EXPORT}?is_published__exact=1" in response.text
     assert Practice.objects.count() == 1
+
+
+# --- review gate on the change page ------------------------------------------------------------------
+
+
+def test_change_page_publishes_only_a_profile_a_patient_can_use(curator_client):
+    specialist = SpecialistFactory(is_published=False, practices=[PracticeFactory(phone="")])
+    response = curator_client.post(
+        change_url(specialist),
+        specialist_form_data(specialist, is_published="on", offers_rf_ablation="on"),
+        follow=True,
+    )
+    specialist.refresh_from_db()
+    assert not specialist.is_published and specialist.offers_rf_ablation  # the edit is kept, publishing is not
+    assert (
+        f"Not published: {specialist.display_name} — No phone number at a located practice: add one so that "
+        "patients can call." in [str(m) for m in response.context["messages"]]
+    )
+
+    specialist.practices.update(phone="312-555-0142")
+    curator_client.post(change_url(specialist), specialist_form_data(specialist, is_published="on"))
+    specialist.refresh_from_db()
+    assert specialist.is_published
+    assert specialist.history.latest().history_change_reason == "Published from the change page"
+
+
+def test_a_change_records_the_reason_typed_with_it(curator_client, curator):
+    specialist = SpecialistFactory()
+    curator_client.post(
+        change_url(specialist),
+        specialist_form_data(specialist, bio="Sees SI-joint patients.", change_reason="Phoned the practice"),
+    )
+    latest = specialist.history.latest()
+    assert (latest.history_user, latest.history_change_reason, latest.bio) == (
+        curator,
+        "Phoned the practice",
+        "Sees SI-joint patients.",
+    )
+    curator_client.post(change_url(specialist), specialist_form_data(specialist, bio="Sees SI-joint patients weekly."))
+    assert specialist.history.latest().history_change_reason == "Edited in the admin"
+
+
+# --- data-quality hints --------------------------------------------------------------------------------
+
+
+def test_hints_catch_contradictions_bad_phones_and_approximate_locations(curator_client):
+    today = timezone.localdate()
+    practices = [
+        PracticeFactory(name="Hicksville Spine", city="Hicksville", state="NY", zip_code="11805", phone="516-555-0100"),
+        PracticeFactory(name="Typo Clinic", phone="555"),
+    ]
+    specialist = SpecialistFactory(practices=practices, verified_at=timezone.now() - datetime.timedelta(days=800))
+    ProcedureVolumeFactory(
+        specialist=specialist,
+        count=45,
+        source="cms_medicare",
+        period_start=today - datetime.timedelta(days=364),
+        period_end=today,
+    )
+    hints = curator_client.get(change_url(specialist)).context["data_quality_hints"]
+    period = f"{today - datetime.timedelta(days=364):%b %Y}–{today:%b %Y}"
+    assert (
+        f"Minimally invasive SI-joint fusion: 45 in {period} (CMS Medicare), but the “Minimally invasive SI-joint "
+        "fusion” service is off: turn it on, or check the count." in hints
+    )
+    assert "Practice “Typo Clinic”: “555” is not a phone number." in hints
+    assert any(
+        h.startswith("Practice “Hicksville Spine” is at an approximate location: ZIP 11805 has no location of its own")
+        for h in hints
+    )
+    assert any(h.startswith("Last verified on ") and "more than 12 months ago" in h for h in hints)
+
+
+def test_a_practice_outside_the_us_is_kept_out_of_the_search_with_the_reason_shown(curator_client):
+    montreal = PracticeFactory(name="Clinique Montréal", city="Montreal", state="QC", zip_code="")
+    specialist = SpecialistFactory(practices=[montreal])
+    montreal.refresh_from_db()
+    assert montreal.point is None
+    response = curator_client.get(change_url(specialist))
+    assert "The address is outside the US states and territories (QC): kept out of the search." in response.text
+    assert "kept out of the search" in curator_client.get(change_url(montreal)).text
+
+
+# --- verification that stays fresh ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def verifications(db):
+    now = timezone.now()
+    return {
+        "never": SpecialistFactory(first_name="Never"),
+        "old": SpecialistFactory(first_name="Old", verified_at=now - datetime.timedelta(days=400)),
+        "fresh": SpecialistFactory(first_name="Fresh", verified_at=now - datetime.timedelta(days=30)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "names"), [("verification=due", ["Never", "Old"]), ("verification=current", ["Fresh"])]
+)
+def test_verification_due_filter(curator_client, verifications, query, names):
+    assert changelist_names(curator_client, query) == names
+
+
+def test_verification_queue_lists_due_profiles_and_follows_the_setting(curator_client, verifications, settings):
+    url = reverse("admin:directory_verificationqueueentry_changelist")
+    response = curator_client.get(url)
+    assert [s.first_name for s in response.context["cl"].result_list] == ["Never", "Old"]
+    assert "verified more than 12 months ago" in response.text
+
+    settings.SIJ_VERIFICATION_MAX_MONTHS = 24
+    assert [s.first_name for s in curator_client.get(url).context["cl"].result_list] == ["Never"]
+
+    curator_client.post(url, {"action": "mark_verified", "_selected_action": [verifications["never"].pk]})
+    assert list(curator_client.get(url).context["cl"].result_list) == []
+
+
+def test_mark_counts_verified_records_who_and_when(curator_client, curator):
+    volumes = [ProcedureVolumeFactory(), ProcedureVolumeFactory(verified=True)]
+    before = timezone.now()
+    url = reverse("admin:directory_procedurevolume_changelist")
+    response = curator_client.post(
+        url, {"action": "mark_counts_verified", "_selected_action": [v.pk for v in volumes]}, follow=True
+    )
+    assert "Marked 1 count verified by you (1 already verified)." in response.text
+    volumes[0].refresh_from_db()
+    assert volumes[0].verified and volumes[0].verified_by == curator and volumes[0].verified_at >= before
+    latest = volumes[0].history.latest()
+    assert (latest.history_user, latest.history_change_reason) == (curator, f"Counts verified by {curator.username}")
+    assert f"by {curator.username} on " in curator_client.get(url).text
+
+
+def test_count_list_never_shows_a_suppressed_count_as_0_and_labels_the_ranking_truthfully(curator_client):
+    today = timezone.localdate()
+    period = {"period_start": today - datetime.timedelta(days=364), "period_end": today}
+    specialist = SpecialistFactory()
+    ProcedureVolumeFactory(specialist=specialist, count=None, is_suppressed=True, source="cms_medicare", **period)
+    ProcedureVolumeFactory(specialist=specialist, procedure=Procedure.LUMBAR_FUSION, count=224, **period)
+    response = curator_client.get(reverse("admin:directory_procedurevolume_changelist"))
+    rows = {(r.procedure, r.count) for r in response.context["cl"].result_list}
+    assert rows == {("mis_si_fusion", None), ("lumbar_fusion", 224)}
+    assert "under 11, suppressed by CMS" in response.text
+    assert "context only: not ranked" in response.text
+    assert "counted (stands for the past year)" in response.text
+    listing = curator_client.get(CHANGELIST).text
+    assert "lumbar fusion&nbsp;224</span>" in listing and "context only: not ranked" in listing
+
+
+# --- history -------------------------------------------------------------------------------------------
+
+
+def test_history_page_shows_who_why_and_each_field_old_to_new(curator_client, curator):
+    specialist = SpecialistFactory(first_name="Jon", credentials="MD")
+    curator_client.post(
+        change_url(specialist),
+        specialist_form_data(
+            specialist, first_name="John", credentials="DO", change_reason="Spelling, per the practice"
+        ),
+    )
+    ProcedureVolumeFactory(specialist=specialist, count=12)
+    page = curator_client.get(reverse("admin:directory_specialist_history", args=[specialist.pk])).text
+    assert "Spelling, per the practice" in page and curator.username in page
+    assert '<strong>First name:</strong> <span class="sij-old">Jon</span> → John' in page
+    assert '<strong>Credentials:</strong> <span class="sij-old">MD</span> → DO' in page
+    assert "Count: Minimally invasive SI-joint fusion: 12" in page  # the counts' history on the same page
+
+
+def test_revert_to_an_earlier_version_from_the_admin(curator_client, curator):
+    specialist = SpecialistFactory(first_name="Jon", bio="Original bio.")
+    curator_client.post(change_url(specialist), specialist_form_data(specialist, first_name="Jonathan", bio="Wrong."))
+    original = specialist.history.earliest()
+    revert_url = reverse("admin:directory_specialist_simple_history", args=[specialist.pk, original.history_id])
+    form = curator_client.get(revert_url)
+    assert form.status_code == 200 and "Original bio." in form.text
+
+    response = curator_client.post(revert_url, specialist_form_data(original.instance))
+    assert response.status_code == 302
+    specialist.refresh_from_db()
+    assert (specialist.first_name, specialist.bio) == ("Jon", "Original bio.")
+    latest = specialist.history.latest()
+    assert latest.history_user == curator
+    assert latest.history_change_reason.startswith("Reverted to the version of ")

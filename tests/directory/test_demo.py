@@ -1,13 +1,16 @@
 import datetime
+import io
 import json
 import re
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from directory import geo
-from directory.management.commands.make_demo_fixture import FIXTURE_PATH, build_demo_fixture, dump_fixture
+from directory.management.commands.make_demo_fixture import build_demo_fixture
+from directory.management.commands.setup_demo import load_demo_fixture
 from directory.models import (
     CoordinatesSource,
     Practice,
@@ -18,20 +21,18 @@ from directory.models import (
     ZipCode,
     validate_npi,
 )
-
-# The fixture's counts are for calendar 2025 and Jul 2025–Jun 2026; judge them as of the day it was made.
-AS_OF = datetime.date(2026, 11, 21)
+from directory.volumes import add_months
 
 
 def fixture_objects(model):
-    return [obj for obj in json.loads(FIXTURE_PATH.read_text()) if obj["model"] == f"directory.{model}"]
+    return [obj for obj in build_demo_fixture() if obj["model"] == f"directory.{model}"]
 
 
 @pytest.fixture(scope="module")
-def demo_loaded(django_db_setup, django_db_blocker):
-    """Load the fixture once for this module, in a transaction that is rolled back after its last test."""
+def demo_loaded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Load the demo (built for today) once for this module, in a transaction rolled back after its last test."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("loaddata", FIXTURE_PATH, verbosity=0)
+        load_demo_fixture(tmp_path_factory.mktemp("demo") / "demo.json")
         yield
         transaction.set_rollback(True)
 
@@ -42,14 +43,36 @@ def demo(demo_loaded, db):
     return Specialist.objects.filter(record_source=RecordSource.DEMO)
 
 
-def test_committed_fixture_is_what_the_generator_writes():
-    """fixtures/demo.json is generated, not edited by hand: regenerate it with `manage.py make_demo_fixture`."""
-    assert dump_fixture(build_demo_fixture()) == FIXTURE_PATH.read_text()
+def test_generator_is_deterministic_per_seed_and_day():
+    day = datetime.date(2030, 5, 17)
+    assert build_demo_fixture(seed=7, today=day) == build_demo_fixture(seed=7, today=day)
+    assert build_demo_fixture(seed=7, today=day) != build_demo_fixture(seed=8, today=day)
 
 
-def test_generator_is_deterministic_per_seed():
-    assert build_demo_fixture(seed=7) == build_demo_fixture(seed=7)
-    assert build_demo_fixture(seed=7) != build_demo_fixture(seed=8)
+def test_only_the_dates_change_from_one_day_to_the_next():
+    def undated(objects):
+        dated = (
+            "period_start",
+            "period_end",
+            "verified_at",
+            "created_at",
+            "updated_at",
+            "year",
+            "insurance_confirmed_on",
+        )
+        return [(o["model"], o["pk"], {k: v for k, v in o["fields"].items() if k not in dated}) for o in objects]
+
+    assert undated(build_demo_fixture(today=datetime.date(2027, 2, 1))) == undated(
+        build_demo_fixture(today=datetime.date(2031, 9, 30))
+    )
+
+
+def test_make_demo_fixture_writes_a_loadable_file(tmp_path, db):
+    path = tmp_path / "demo.json"
+    call_command("make_demo_fixture", "--output", str(path), stdout=io.StringIO())
+    assert json.loads(path.read_text()) == build_demo_fixture()
+    call_command("loaddata", path, verbosity=0)
+    assert Specialist.objects.filter(record_source=RecordSource.DEMO).count() == len(fixture_objects("specialist"))
 
 
 def test_demo_practices_are_marked_fictional():
@@ -69,7 +92,7 @@ def test_demo_npis_are_valid_but_can_never_be_real():
 
 
 def test_demo_rows_use_the_high_primary_key_range():
-    assert min(obj["pk"] for obj in json.loads(FIXTURE_PATH.read_text())) >= 900001
+    assert min(obj["pk"] for obj in build_demo_fixture()) >= 900001
 
 
 def test_demo_fixture_loads_a_country_wide_directory(demo):
@@ -97,11 +120,11 @@ def test_demo_counts_cover_current_stale_missing_and_suppressed(demo):
     current, stale_only, without_counts = [], [], []
     for specialist in demo.prefetch_related("volumes"):
         volumes = list(specialist.volumes.all())
-        if any(specialist.past_year_volume(procedure, today=AS_OF) for procedure in Procedure):
+        if any(specialist.past_year_volume(procedure) for procedure in Procedure):
             current.append(specialist)
         elif volumes:
             stale_only.append(specialist)
-            assert all(volume.period_end.year in (2022, 2023) for volume in volumes)
+            assert all(volume.period_end < add_months(timezone.localdate(), -24) for volume in volumes)
         else:
             without_counts.append(specialist)
     assert len(current) > len(stale_only) > 0

@@ -124,7 +124,8 @@ def test_reimporting_a_year_replaces_exactly_that_years_counts(tmp_path):
     )
     self_reported = ProcedureVolumeFactory(specialist=b, period_start=datetime.date(2024, 1, 1))
     run(cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_B, "27279"), cms_row(NPI_B, "27096")]))
-    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="40", Tot_Benes="30")], name="cms_2024_again.csv"))
+    again = cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="40", Tot_Benes="30")], name="cms_2024_again.csv")
+    run(again, "--replace-year")  # the file drops 2 of the year's 3 counts: the curator says it is the whole year
 
     assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (40, 30)}
     assert ProcedureVolume.objects.filter(pk__in=[older.pk, self_reported.pk]).count() == 2
@@ -143,7 +144,7 @@ def test_source_record_keeps_counts_by_year(tmp_path):
 
 
 def test_new_npi_with_si_joint_rows_becomes_an_unpublished_stub_in_the_review_queue(tmp_path):
-    rows = [cms_row(NPI_A, "27279", Rndrng_Prvdr_St2="SUITE 400", Rndrng_Prvdr_Type="Neurosurgery")]
+    rows = [cms_row(NPI_A, "27279", Rndrng_Prvdr_St2="Suite 400", Rndrng_Prvdr_Type="Neurosurgery")]
     run(cms_file(tmp_path, rows))
 
     stub = Specialist.objects.get(npi=NPI_A)
@@ -160,9 +161,13 @@ def test_new_npi_with_si_joint_rows_becomes_an_unpublished_stub_in_the_review_qu
     )
     assert practice.latitude == pytest.approx(41.89, abs=0.05) and practice.coordinates_source == "zip_centroid"
     record = stub.source_records.get(source=RecordSource.CMS_MEDICARE)
-    assert record.data["years"]["2024"]["name"] == "JANE Q SMITH"
-    assert record.data["years"]["2024"]["address"] == "1200 N STATE ST, SUITE 400, CHICAGO, IL 60611"
+    assert record.data["years"]["2024"]["name"] == "Jane Q Smith"  # as the file says it
+    assert record.data["years"]["2024"]["address"] == "1200 N State St, Suite 400, Chicago, IL 60611"
     assert list(Specialist.objects.awaiting_review()) == [stub]
+    # The import's bulk writes are followed by a baseline history entry naming the import.
+    (baseline,) = stub.history.all()
+    assert baseline.history_change_reason.startswith("Baseline: created by the CMS Medicare import of MUP_PHY_")
+    assert practice.history.count() == 1
 
 
 def test_new_npi_with_lumbar_fusion_or_nerve_blocks_only_is_not_added(tmp_path):
@@ -242,7 +247,7 @@ def test_every_row_of_an_npi_is_checked_not_only_its_first(tmp_path):
     assert "kept 2 SI-joint" in output
     assert "Rejected 3 malformed rows" in output
     assert "row 3: 27279 for 123: NPI '123' is not 10 digits" in output
-    assert f"row 4: 27096 for {NPI_A}: invalid literal" in output
+    assert f"row 4: 27096 for {NPI_A}: Tot_Benes “eleven” is not a whole number" in output
     assert "row 5: 27096 for 123: NPI '123' is not 10 digits" in output
 
 
@@ -312,3 +317,172 @@ def test_gzip_text_is_read_as_utf8_with_a_bom(tmp_path):
     assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (14, 12)}
     record = SourceRecord.objects.get(specialist__npi=NPI_A)
     assert record.data["years"]["2024"]["address"].endswith("SAN JOSÉ, IL 60611")
+
+
+# --- safe year replacement, layouts, bad cells, names, places outside the US, one import at a time ------
+
+
+def cms_year_on_file(tmp_path):
+    """Import a year with counts for three NPIs; return the file's rows."""
+    for npi in (NPI_A, NPI_B, NPI_C):
+        SpecialistFactory(npi=npi)
+    rows = [cms_row(NPI_A, "27279"), cms_row(NPI_B, "27279"), cms_row(NPI_C, "27096")]
+    run(cms_file(tmp_path, rows, name="full_D24.csv"))
+    return rows
+
+
+def test_a_partial_file_that_would_remove_most_of_a_year_is_refused_saying_how_many(tmp_path):
+    cms_year_on_file(tmp_path)
+    before = cms_volumes()
+    partial = cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="40")], name="partial_D24.csv")
+
+    with pytest.raises(CommandError, match="would remove 2 of the 3 CMS counts of 2024") as refused:
+        run(partial)
+
+    assert "--replace-year" in str(refused.value) and "--only-listed-npis" in str(refused.value)
+    assert cms_volumes() == before
+
+
+def test_only_listed_npis_replaces_the_counts_of_the_file_s_npis_and_keeps_the_others(tmp_path):
+    cms_year_on_file(tmp_path)
+    partial = cms_file(tmp_path, [cms_row(NPI_A, "27096", Tot_Srvcs="40", Tot_Benes="30")], name="partial_D24.csv")
+
+    output = run(partial, "--only-listed-npis")
+
+    assert cms_volumes() == {
+        (NPI_A, Procedure.SI_INJECTION): (40, 30),
+        (NPI_B, Procedure.MIS_SI_FUSION): (14, 12),
+        (NPI_C, Procedure.SI_INJECTION): (14, 12),
+    }
+    assert "replacing 1 from an earlier import of that year, for the NPIs in this file only" in output
+    b_record = SourceRecord.objects.get(specialist__npi=NPI_B, source=RecordSource.CMS_MEDICARE)
+    assert "2024" in b_record.data["years"]  # an NPI not in the file keeps what the year said
+
+
+def test_replace_year_takes_the_file_as_the_whole_year(tmp_path):
+    cms_year_on_file(tmp_path)
+    run(cms_file(tmp_path, [cms_row(NPI_A, "27279", Tot_Srvcs="40")], name="partial_D24.csv"), "--replace-year")
+    assert cms_volumes() == {(NPI_A, Procedure.MIS_SI_FUSION): (40, 12)}
+
+
+def test_a_file_that_keeps_most_of_the_year_needs_no_option(tmp_path):
+    rows = cms_year_on_file(tmp_path)
+    run(cms_file(tmp_path, rows[:2], name="again_D24.csv"))  # 1 of 3 goes: not most
+    assert set(cms_volumes()) == {(NPI_A, Procedure.MIS_SI_FUSION), (NPI_B, Procedure.MIS_SI_FUSION)}
+
+
+LEGACY_HEADER = (
+    "npi\tnppes_provider_last_org_name\tnppes_provider_first_name\tnppes_entity_code\thcpcs_code\t"
+    "line_srvc_cnt\tbene_unique_cnt\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "layout"),
+    [
+        (
+            "Medicare_Provider_Util_Payment_PUF_CY2015.txt",
+            LEGACY_HEADER + "1000090013\tSMITH\tJANE\tI\t27279\t14\t12\n",
+            "2012–2017 CMS layout",
+        ),
+        (
+            "Physician_2016.csv",
+            "National Provider Identifier,Last Name/Organization Name of the Provider,HCPCS Code,Number of Services\n"
+            "1000090013,SMITH,27279,14\n",
+            "data.cms.gov export with column titles",
+        ),
+    ],
+)
+def test_legacy_layouts_are_refused_naming_the_layout_and_the_current_one(tmp_path, name, content, layout):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(CommandError, match=layout) as refused:
+        run(path, "--year", "2016")
+    assert "Rndrng_" in str(refused.value) and "Missing column" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"Tot_Srvcs": "nan"}, "Tot_Srvcs “nan” is not a number"),
+        ({"Tot_Srvcs": "inf"}, "Tot_Srvcs “inf” is not a number"),
+        ({"Tot_Srvcs": "1e400"}, "Tot_Srvcs “1e400” is not a number"),
+        ({"Tot_Srvcs": "-3"}, "Tot_Srvcs “-3” is negative"),
+        ({"Tot_Benes": "99999999999999999999"}, "larger than a count can be"),
+        ({"Tot_Srvcs": "3000000000"}, "larger than a count can be"),
+        ({"Tot_Benes": " "}, "is not a whole number"),
+        ({"Rndrng_Prvdr_Last_Org_Name": "SMI\x00TH"}, "Rndrng_Prvdr_Last_Org_Name: holds a NUL byte"),
+    ],
+)
+def test_a_bad_cell_rejects_its_row_and_the_good_rows_import(tmp_path, values, reason):
+    SpecialistFactory(npi=NPI_A)
+    rows = [
+        cms_row(NPI_A, "27279"),
+        cms_row(NPI_B, "27279", **values),
+        cms_row(NPI_A, "99213"),
+        cms_row(NPI_A, "27096"),
+    ]
+    output = run(cms_file(tmp_path, rows))
+
+    assert "row 3: " in output and reason in output
+    assert "read 4 rows" in output and "kept 2" in output and "skipped 1" in output and "rejected 1." in output
+    assert set(cms_volumes()) == {(NPI_A, Procedure.MIS_SI_FUSION), (NPI_A, Procedure.SI_INJECTION)}
+    assert not Specialist.objects.filter(npi=NPI_B).exists()
+
+
+def test_a_cell_that_is_not_utf8_rejects_its_row_only(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279"), cms_row(NPI_B, "27279", Rndrng_Prvdr_Last_Org_Name="XX")])
+    path.write_bytes(path.read_bytes().replace(b",XX,", b",Mu\xf1oz,"))
+    output = run(path)
+    assert "row 3: Rndrng_Prvdr_Last_Org_Name: not UTF-8 text" in output
+    assert set(cms_volumes()) == {(NPI_A, Procedure.MIS_SI_FUSION)}
+
+
+def test_atomic_turns_a_bad_cell_into_a_refusal_that_changes_nothing(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    rows = [cms_row(NPI_A, "27279"), cms_row(NPI_A, "27096", Tot_Srvcs="nan")]
+    with pytest.raises(CommandError, match="Row 3: 27096 for .*Tot_Srvcs “nan” is not a number"):
+        run(cms_file(tmp_path, rows), "--atomic")
+    assert not cms_volumes()
+
+
+def test_a_runaway_quote_refuses_the_file_with_the_row_where_it_starts(tmp_path):
+    SpecialistFactory(npi=NPI_A)
+    plain = {"Rndrng_Prvdr_RUCA_Desc": "Metro", "HCPCS_Desc": "SI"}  # no quoted value after it to close it
+    path = cms_file(tmp_path, [cms_row(NPI_A, "27279", **plain)] + [cms_row(NPI_A, "27096", **plain)] * 50)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace("Chicago", '"Chicago', 1)
+    path.write_text("".join(lines))
+    with pytest.raises(CommandError, match="Row 3 starts a quoted value that runs on"):
+        run(path)
+    assert not cms_volumes()
+
+
+def test_stubs_get_cased_names_and_the_right_specialty(tmp_path):
+    rows = [
+        cms_row(NPI_A, "27279", Rndrng_Prvdr_Last_Org_Name="O'DONNELL", Rndrng_Prvdr_First_Name="MARY-KATE"),
+        cms_row(NPI_B, "27279", Rndrng_Prvdr_Last_Org_Name="VAN DER BERG", Rndrng_Prvdr_Type="Orthopedic Surgery"),
+    ]
+    run(cms_file(tmp_path, rows))
+    a, b = Specialist.objects.get(npi=NPI_A), Specialist.objects.get(npi=NPI_B)
+    assert (a.first_name, a.last_name, a.credentials) == ("Mary-Kate", "O'Donnell", "M.D.")
+    assert (b.last_name, b.specialty) == ("van der Berg", "orthopaedic_spine")
+
+
+def test_a_practice_outside_the_us_is_flagged_and_kept_out_of_the_search(tmp_path):
+    row = cms_row(
+        NPI_A,
+        "27279",
+        Rndrng_Prvdr_St1="1001 RUE SHERBROOKE O",
+        Rndrng_Prvdr_City="MONTREAL",
+        Rndrng_Prvdr_State_Abrvtn="QC",
+        Rndrng_Prvdr_Zip5="",
+        Rndrng_Prvdr_Cntry="CA",
+    )
+    run(cms_file(tmp_path, [row]))
+    stub = Specialist.objects.get(npi=NPI_A)
+    practice = stub.practices.get()
+    assert practice.outside_us and practice.point is None and not stub.is_published
+    assert stub.unpublished_reason == "Practice address outside the US (Montreal, QC, CA): kept out of the search"
+    assert any("outside the US" in hint for hint in stub.data_quality_hints())

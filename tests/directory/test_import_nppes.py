@@ -5,9 +5,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bench.public_files import NPPES_HEADER, nppes_deactivated_row, nppes_header, nppes_row, write_csv
-from directory.importers.nppes import TAXONOMIES, import_nppes
+from directory.importers.nppes import import_nppes
 from directory.importers.streaming import ImportFileError
 from directory.models import Practice, RecordSource, ReviewStatus, SourceRecord, Specialist
+from directory.taxonomy import TAXONOMIES
 from tests.factories import PracticeFactory, SpecialistFactory, make_npi
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def test_keeps_individuals_with_a_relevant_taxonomy_in_any_slot(tmp_path):
         False,
     )
     assert stub.record_source == RecordSource.NPPES
-    assert "kept 1 individual providers" in output
+    assert "kept 1 rows of individual providers" in output
 
 
 def test_every_taxonomy_has_a_label_and_a_specialty():
@@ -257,3 +258,56 @@ def test_refines_a_pending_stubs_guessed_specialty_but_not_a_curated_one(tmp_pat
     stub.refresh_from_db(), curated.refresh_from_db()
     assert (stub.specialty, curated.specialty) == ("orthopaedic_spine", "pmr")
     assert (curated.first_name, curated.unpublished_reason) == ("Jane", "On leave")  # one batch, own fields
+
+
+# --- bad cells, names, places outside the US -----------------------------------------------------------
+
+
+def test_a_blank_space_deactivation_date_is_no_deactivation(tmp_path):
+    SpecialistFactory(npi=NPI_A, first_name="Jane")
+    output = run(nppes_file(tmp_path, [nppes_row(NPI_A, **{"NPI Deactivation Date": " "})]))
+    specialist = Specialist.objects.get(npi=NPI_A)
+    assert specialist.deactivated_on is None and specialist.is_published
+    assert "Rejected" not in output
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"Provider Last Name (Legal Name)": "SMI\x00TH"}, "Provider Last Name (Legal Name): holds a NUL byte"),
+        ({"Provider Enumeration Date": "13/45/2007"}, "month must be in 1..12"),
+    ],
+)
+def test_a_bad_cell_rejects_its_row_and_the_summary_adds_up(tmp_path, values, reason):
+    rows = [nppes_row(NPI_A), nppes_row(NPI_B, **values), nppes_row(NPI_C, taxonomies=("207Q00000X",))]
+    output = run(nppes_file(tmp_path, rows))
+    assert "row 3: " in output and reason in output
+    assert "read 3 rows" in output and "kept 1 rows" in output and "skipped 1" in output and "rejected 1." in output
+    assert set(Specialist.objects.values_list("npi", flat=True)) == {NPI_A}
+
+
+def test_names_are_cased_as_people_write_them(tmp_path):
+    run(nppes_file(tmp_path, [nppes_row(NPI_A, **{"Provider Last Name (Legal Name)": "MCDONALD-O'NEIL"})]))
+    assert Specialist.objects.get(npi=NPI_A).last_name == "McDonald-O'Neil"
+
+
+def test_a_practice_in_montreal_is_flagged_outside_the_us_and_not_placed(tmp_path):
+    place = "Provider Business Practice Location Address"
+    row = nppes_row(
+        NPI_A,
+        **{
+            "Provider First Line Business Practice Location Address": "1001 RUE SHERBROOKE O",
+            f"{place} City Name": "MONTREAL",
+            f"{place} State Name": "QC",
+            f"{place} Postal Code": "H3A 1G5",
+            f"{place} Country Code (If outside U.S.)": "CA",
+            f"{place} Telephone Number": "5145550100",
+        },
+    )
+    run(nppes_file(tmp_path, [row]))
+    stub = Specialist.objects.get(npi=NPI_A)
+    practice = stub.practices.get()
+    assert (practice.city, practice.state, practice.zip_code, practice.outside_us) == ("Montreal", "QC", "", True)
+    assert practice.point is None
+    assert "outside the US (Montreal, QC, CA)" in stub.unpublished_reason
+    assert stub.source_records.get().data["country"] == "CA"

@@ -4,11 +4,12 @@ import datetime
 
 import pytest
 
-from directory.models import ProcedureVolume, Specialist, months_before, select_past_year_volume
+from directory.models import ProcedureVolume, Specialist
+from directory.volumes import add_months, select_past_year_volume
 from tests.factories import ProcedureVolumeFactory, SpecialistFactory
 
 TODAY = datetime.date(2026, 6, 15)
-OLDEST_END = months_before(TODAY, 24)
+OLDEST_END = add_months(TODAY, -24)
 
 
 @pytest.mark.django_db

@@ -1,13 +1,15 @@
+import datetime
 import re
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from bench.public_files import CMS_HEADER, NPPES_HEADER, cms_row, nppes_row, write_csv
 from directory.models import ReviewStatus, Specialist
-from tests.factories import SpecialistFactory, make_npi
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, make_npi
 
 pytestmark = pytest.mark.django_db
 
@@ -83,20 +85,65 @@ def test_list_query_count_does_not_grow_with_the_queue(tmp_path, curator_client,
     assert len(names_in_order(response)) == 23
 
 
-def test_publish_after_review_curates_and_publishes_but_not_a_deactivated_npi(tmp_path, curator_client):
+def messages_of(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_publish_after_review_publishes_only_what_a_patient_can_use_and_says_per_stub_what_is_missing(
+    tmp_path, curator_client
+):
     import_files(tmp_path)
     Specialist.objects.filter(npi=INJECTOR).update(deactivated_on="2025-03-15")
+    Specialist.objects.get(npi=BUSY).practices.update(phone="312-555-0142")
     ids = list(Specialist.objects.values_list("pk", flat=True))
 
     response = curator_client.post(URL, {"action": "publish_after_review", "_selected_action": ids}, follow=True)
-
     published = Specialist.objects.get(npi=BUSY)
     assert (published.review_status, published.is_published) == ("curated", True)
-    assert published.history.first().history_user.groups.filter(name="Curators").exists()
-    assert Specialist.objects.get(npi=INJECTOR).review_status == "pending"
-    assert "Published 2 specialists." in response.text
-    assert "Left 1 specialist with a deactivated NPI unpublished." in response.text
+    latest = published.history.first()
+    assert latest.history_user.groups.filter(name="Curators").exists()
+    assert latest.history_change_reason == "Published from the import review queue"
+    injector = Specialist.objects.get(npi=INJECTOR)
+    assert (injector.review_status, injector.is_published) == ("pending", False)
+    assert messages_of(response) == [
+        "Not published: Jane Q Injector, M.D. — NPPES lists the NPI as deactivated on 2025-03-15. "
+        "No phone number at a located practice: add one so that patients can call.",
+        "Published 2 specialists.",
+    ]
     assert names_in_order(curator_client.get(URL)) == ["Injector"]
+
+
+@pytest.mark.parametrize(
+    ("practice", "services", "missing"),
+    [
+        ({"phone": "555"}, {"offers_rf_ablation": True}, "No phone number at a located practice (“555” is not a phone"),
+        ({"phone": ""}, {"offers_rf_ablation": True}, "No phone number at a located practice: add one"),
+        ({"zip_code": "09001"}, {"offers_rf_ablation": True}, "No practice with a location: 09001 is a military"),
+        ({"state": "QC", "zip_code": ""}, {"offers_rf_ablation": True}, "outside the US states and territories (QC)"),
+        ({}, {}, "No SI-joint service ticked and no past-year SI-joint procedure count."),
+    ],
+)
+def test_a_stub_a_patient_could_not_use_stays_in_the_queue_with_what_is_missing(
+    curator_client, practice, services, missing
+):
+    stub = SpecialistFactory(
+        is_published=False, review_status=ReviewStatus.PENDING, practices=[PracticeFactory(**practice)], **services
+    )
+    response = curator_client.post(URL, {"action": "publish_after_review", "_selected_action": [stub.pk]}, follow=True)
+    stub.refresh_from_db()
+    assert (stub.review_status, stub.is_published) == (ReviewStatus.PENDING, False)
+    refusal = messages_of(response)[0]
+    assert refusal.startswith(f"Not published: {stub.display_name} — ") and missing in refusal
+    assert len(messages_of(response)) == 1  # no "Published 0" beside it
+
+
+def test_a_stub_with_a_past_year_count_and_a_phone_is_published(curator_client):
+    stub = SpecialistFactory(is_published=False, review_status=ReviewStatus.PENDING)
+    today = timezone.localdate()
+    ProcedureVolumeFactory(specialist=stub, period_end=today, period_start=today - datetime.timedelta(days=364))
+    curator_client.post(URL, {"action": "publish_after_review", "_selected_action": [stub.pk]})
+    stub.refresh_from_db()
+    assert (stub.review_status, stub.is_published) == (ReviewStatus.CURATED, True)
 
 
 def test_dismissed_stub_leaves_the_queue_and_stays_dismissed_after_the_next_import(tmp_path, curator_client):

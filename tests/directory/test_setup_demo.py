@@ -1,11 +1,10 @@
-import json
 from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from directory.management.commands.make_demo_fixture import FIXTURE_PATH
+from directory.management.commands.make_demo_fixture import build_demo_fixture
 from directory.models import RecordSource, Specialist
 from referral.models import SearchEntry
 
@@ -22,12 +21,12 @@ def run_setup_demo(*args):
     return out.getvalue()
 
 
-def test_setup_demo_loads_the_directory_and_the_two_accounts_and_can_run_again(db, settings, fast_hashing):
+def test_setup_demo_loads_an_empty_directory_keeps_edits_on_rerun_and_resets_when_asked(db, settings, fast_hashing):
     settings.DEBUG = True
     output = run_setup_demo()
 
     demo = Specialist.objects.filter(record_source=RecordSource.DEMO)
-    in_fixture = [obj for obj in json.loads(FIXTURE_PATH.read_text()) if obj["model"] == "directory.specialist"]
+    in_fixture = [obj for obj in build_demo_fixture() if obj["model"] == "directory.specialist"]
     assert demo.count() == len(in_fixture)
     assert f"{demo.count()} fictional specialists ({demo.published().count()} published)" in output
     assert "username curator" in output and "password sij-demo-curator" in output
@@ -53,7 +52,14 @@ def test_setup_demo_loads_the_directory_and_the_two_accounts_and_can_run_again(d
     edited = demo.first()
     demo.filter(pk=edited.pk).update(last_name="Edited")
 
-    assert run_setup_demo() == output
+    kept = run_setup_demo()  # what `dev.py run` does on every start: the directory is not empty, so keep it
+    assert f"already holds {demo.count()} specialists: kept as it is" in kept
+    assert "--reset-demo" in kept and "username curator" in kept
+    curator.refresh_from_db()
+    assert not curator.is_active and curator.check_password("something-else-entirely")
+    assert demo.get(pk=edited.pk).last_name == "Edited"
+
+    assert run_setup_demo("--reset") == output
     curator.refresh_from_db()
     assert curator.is_active and curator.check_password("sij-demo-curator")
     assert demo.get(pk=edited.pk).last_name == edited.last_name
@@ -74,3 +80,13 @@ def test_setup_demo_runs_without_debug_when_forced(db, settings, fast_hashing):
     run_setup_demo("--force")
     assert Specialist.objects.filter(record_source=RecordSource.DEMO).count() >= 150
     assert User.objects.get(username="curator").check_password("sij-demo-curator")
+
+
+def test_setup_demo_does_not_load_into_a_directory_with_other_specialists(db, settings):
+    from tests.factories import SpecialistFactory
+
+    settings.DEBUG = True
+    SpecialistFactory()
+    output = run_setup_demo()
+    assert "already holds 1 specialist: kept as it is" in output
+    assert not Specialist.objects.filter(record_source=RecordSource.DEMO).exists()

@@ -108,7 +108,6 @@ def test_a_bom_before_the_header_is_skipped(tmp_path):
     ("content", "message"),
     [
         (b"", "The file is empty"),
-        (b"Code,Name\n27279,Jos\xe9\n", "not UTF-8 text near row 2"),
         (b"Cod\xe9,Name\n", "The header row cannot be read"),
         (b"Other,Name\n1,2\n", r"Missing column\(s\): Code"),
         (b"Code,Name" + b",x" * (1 << 20), "over 1 MiB long"),  # not a CSV file: no line break to stop at
@@ -149,3 +148,45 @@ def test_reading_in_a_non_interactive_process_prints_nothing(tmp_path):
         check=True,
     )
     assert (done.stdout, done.stderr) == ("2\n", "")
+
+
+def test_a_cell_that_is_not_utf8_or_holds_a_nul_rejects_its_row_only(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"Code,Name\n27279,Jos\xe9\n27096,Lee\n27280,Nu\x00l\n22612,Kim\n")
+
+    rows, malformed, rows_read = read(path)
+
+    assert rows == [(3, "27096", "Lee"), (5, "22612", "Kim")]
+    assert malformed == [(2, "Name: not UTF-8 text"), (4, "Name: holds a NUL byte")]
+    assert rows_read == 4
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'Code,Name\n27279,Jane\n27096,"Lee\n' + b"27280,Kim\n" * 100,  # runs on to the end of the file
+        b'Code,Name\n27279,Jane\n27096,"Lee' + b"x" * 20_000 + b'"\n27280,Kim\n',  # one enormous value
+        b'Code,Name\n27279,Jane\n"27096,Lee\n' + b"27280,Kim\n" * 50 + b'"x,y,z\n',  # wrong fields, many lines
+    ],
+)
+def test_a_runaway_quoted_value_refuses_the_file_naming_the_row_where_it_starts(tmp_path, content):
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+
+    with pytest.raises(ImportFileError, match="Row 3 starts a quoted value that runs on"):
+        read(path)
+
+
+def test_a_runaway_value_longer_than_a_block_refuses_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(streaming, "BLOCK_SIZE", 4096)
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"Code,Name\n" + b"27279,Jane\n" * 1000 + b'27096,"Lee\n' + b"27280,Kim\n" * 2000)
+
+    with pytest.raises(ImportFileError, match="starts a quoted value that runs on"):
+        read(path)
+
+
+def test_rows_read_counts_a_file_of_malformed_rows(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"Code,Name\n1,2,3\n")
+    assert read(path) == ([], [(2, "3 fields, expected 2")], 1)

@@ -72,8 +72,19 @@ def test_search_from_home_shows_ranked_results_and_map_then_a_profile(browser, c
     markers = browser.find_elements(By.CSS_SELECTOR, "#results-map .map-marker")
     assert sorted(marker.text for marker in markers) == ["1", "2", "3"]
     assert browser.find_element(By.ID, "results-map").get_attribute("aria-label").startswith("Map of")
+    first = cards[0]
+    assert first.find_element(By.CSS_SELECTOR, ".contact-links a[href^='tel:+1']").text.startswith("Call (")
+    directions = first.find_element(By.CSS_SELECTOR, "a.contact-directions")
+    assert directions.get_attribute("href").startswith("https://www.openstreetmap.org/directions?to=")
+    assert directions.get_attribute("rel") == "noreferrer"
+    assert "new patients" in first.find_element(By.CSS_SELECTOR, ".availability").text
+    assert first.find_element(By.CSS_SELECTOR, ".verified-on").text
     SCREENSHOTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "e2e-search-results.png"))
+    for width in (1280, 390):
+        browser.set_window_size(width, 1600)
+        browser.save_screenshot(str(SCREENSHOTS / f"e2e-results-cards-{width}.png"))
+    browser.set_window_size(1280, 900)
 
     cards[0].find_element(By.CSS_SELECTOR, "h3 a").click()
     WebDriverWait(browser, 10).until(expected_conditions.title_contains("Maria Alvarez"))
@@ -83,3 +94,45 @@ def test_search_from_home_shows_ranked_results_and_map_then_a_profile(browser, c
     assert "from ZIP 60611" in match
     assert "34" in browser.find_element(By.CSS_SELECTOR, "table.volumes").text
     assert "Questions to ask this specialist" in browser.page_source
+    assert browser.find_elements(By.CSS_SELECTOR, ".practice-list a[href^='tel:+1']")
+    for width in (1280, 390):
+        browser.set_window_size(width, 1600)
+        browser.save_screenshot(str(SCREENSHOTS / f"e2e-profile-{width}.png"))
+
+
+def resource_urls(browser):
+    return browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+
+
+def search_map(browser, width):
+    browser.set_window_size(width, 900)
+    browser.get(browser.url("/search/?zip=60611"))
+    WebDriverWait(browser, 10).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#results-map .leaflet-outlines-pane path"))
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_map_asks_no_third_party_and_draws_state_outlines(browser, chicago_directory, width):
+    search_map(browser, width)
+    outlines = browser.find_elements(By.CSS_SELECTOR, "#results-map .leaflet-outlines-pane path")
+    assert len(outlines) >= 50  # one path per state outline
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results-map .leaflet-tile")
+    assert sorted(m.text for m in browser.find_elements(By.CSS_SELECTOR, "#results-map .map-marker")) == ["1", "2", "3"]
+    assert "U.S. Census Bureau" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    urls = resource_urls(browser)
+    assert any(url.endswith("/static/geo/us-states.geojson") for url in urls)
+    assert all(url.startswith(browser.url("/")) for url in urls), urls  # nothing from another origin
+    SCREENSHOTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"e2e-search-map-outlines-{width}.png"))
+
+
+def test_map_uses_a_configured_tile_server(browser, chicago_directory, settings):
+    # A tile server on the test's own origin that has no tiles: the layer is requested, fails, and says so.
+    settings.SIJ_MAP_TILE_URL = browser.url("/static/no-tiles/{z}/{x}/{y}.png")
+    settings.SIJ_MAP_TILE_ATTRIBUTION = "Test tiles"
+    search_map(browser, 1280)
+    WebDriverWait(browser, 10).until(expected_conditions.visibility_of_element_located((By.ID, "map-status")))
+    assert "could not load" in browser.find_element(By.ID, "map-status").text
+    assert any("/static/no-tiles/" in url for url in resource_urls(browser))
+    assert "Test tiles" in browser.find_element(By.CSS_SELECTOR, ".leaflet-control-attribution").text

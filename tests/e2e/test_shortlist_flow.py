@@ -5,21 +5,12 @@ import io
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from directory.importers.zipcodes import load_zipcodes
 from directory.models import ZipCode
 from tests.factories import PhysicianFactory, ProcedureVolumeFactory, SpecialistFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def click_to_next_page(browser, element):
-    """Click a link or submit button and wait until the browser has left the current page."""
-    html = browser.find_element(By.TAG_NAME, "html")
-    element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(html))
 
 
 def item_names(browser):
@@ -36,22 +27,22 @@ def test_sign_in_search_shortlist_reorder_and_export_csv(browser):
     browser.get(browser.url("/accounts/login/?next=/search/%3Fzip%3D60611"))
     browser.find_element(By.NAME, "username").send_keys(physician.username)
     browser.find_element(By.NAME, "password").send_keys("correct-horse-battery")
-    click_to_next_page(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    browser.click_to_next_page(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     assert "/search/" in browser.current_url
 
     # One click per result: the first creates a list, the second goes to that list (now the default choice).
     for position in range(2):
         forms = browser.find_elements(By.CSS_SELECTOR, "form.shortlist-add")
         assert len(forms) == 2
-        click_to_next_page(browser, forms[position].find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        browser.click_to_next_page(forms[position].find_element(By.CSS_SELECTOR, "button[type=submit]"))
         assert "Added Sam" in browser.find_element(By.CSS_SELECTOR, ".messages").text
 
-    click_to_next_page(browser, browser.find_element(By.LINK_TEXT, "My shortlists"))
-    click_to_next_page(browser, browser.find_element(By.CSS_SELECTOR, ".shortlist-index a"))
+    browser.click_to_next_page(browser.find_element(By.LINK_TEXT, "My shortlists"))
+    browser.click_to_next_page(browser.find_element(By.CSS_SELECTOR, ".shortlist-index a"))
     before = item_names(browser)
     assert sorted(before) == ["Sam Arden, MD", "Sam Brightwater, MD"]
 
-    click_to_next_page(browser, browser.find_elements(By.CSS_SELECTOR, "button[name=direction][value=down]")[0])
+    browser.click_to_next_page(browser.find_elements(By.CSS_SELECTOR, "button[name=direction][value=down]")[0])
     after = item_names(browser)
     assert after == list(reversed(before))
 

@@ -5,13 +5,16 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from directory.models import Procedure, VolumeSource
-from referral.filters import SpecialistSearch
+from referral.filters import SpecialistFilterSet
+from referral.forms import ApiSearchForm
+from tests.api_schema import assert_matches_schema
 from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +31,9 @@ RESULT_KEYS = {
     "reasons",
     "facts",
     "practice",
+    "accepting_new_patients",
+    "telehealth",
+    "verified_at",
     "services",
     "volumes",
     "url",
@@ -68,6 +74,7 @@ def test_search_response_shape(client):
         "state": "IL",
         "latitude": pytest.approx(41.89, abs=0.05),
         "longitude": pytest.approx(-87.62, abs=0.05),
+        "approximate": False,
     }
     assert (data["radius"], data["count"], data["next"], data["beyond_radius"]) == (50, 1, None, [])
     (result,) = data["results"]
@@ -85,6 +92,8 @@ def test_search_response_shape(client):
         "state": "IL",
         "zip": "60614",
         "phone": "312-555-0100",
+        "insurance": {"confirmed_on": None, "accepted": None},  # not known: null, never an empty list
+        "phone_e164": "+13125550100",
     }
     assert result["services"] == ["offers_mis_si_fusion"]
     assert result["volumes"] == [
@@ -202,7 +211,8 @@ def test_several_errors_at_once(client):
     assert set(errors) == {"zip", "radius", "sort"}
 
 
-QUERY_KEYS = [name for name in SpecialistSearch(api=True).filters] + ["junk", "zip[]", "%zz"]
+SEARCH_PARAMETERS = [*ApiSearchForm.base_fields, *SpecialistFilterSet.base_filters]
+QUERY_KEYS = [*SEARCH_PARAMETERS, "junk", "zip[]", "%zz"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -238,12 +248,13 @@ def test_only_get(client):
 def test_query_count_is_constant(client, django_assert_num_queries):
     for _ in range(4):
         specialist_at()
-    # the ZIP, the candidates, the page's index rows (specialists, practices, reasons), their volumes
-    with django_assert_num_queries(4):
+    # the ZIP, the candidates, the page's index rows (specialists, practices, reasons), their practices'
+    # insurance, their volumes
+    with django_assert_num_queries(5):
         assert get(client, zip="60611").json()["count"] == 4
     for _ in range(10):
         specialist_at()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(4):  # the ZIP now comes from this process's cache (referral/origins.py)
         assert get(client, zip="60611").json()["count"] == 14
 
 
@@ -294,7 +305,7 @@ def test_schema_is_openapi_3_with_every_filterset_parameter(client):
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
     parameters = schema["paths"]["/api/v1/search"]["get"]["parameters"]
-    assert [p["name"] for p in parameters] == list(SpecialistSearch(api=True).filters)
+    assert sorted(p["name"] for p in parameters) == sorted(SEARCH_PARAMETERS)
     by_name = {p["name"]: p for p in parameters}
     assert by_name["zip"]["required"] is True
     assert by_name["radius"]["schema"] == {"type": "number", "minimum": 1, "maximum": 500}
@@ -315,3 +326,65 @@ def test_schema_references_resolve_and_describe_the_real_response(client):
     response_schema = schema["components"]["schemas"]["SearchResponse"]
     assert set(response_schema["required"]) == set(data)
     assert set(schema["components"]["schemas"]["Result"]["properties"]) == set(data["results"][0])
+
+
+# --- Answers against the generated schema -------------------------------------------------------------
+
+
+def test_search_answers_match_the_schema_in_every_field(client):
+    year = timezone.localdate().year - 1
+    specialist = specialist_at(offers_mis_si_fusion=True)
+    ProcedureVolumeFactory(
+        specialist=specialist, period_start=datetime.date(year, 1, 1), period_end=datetime.date(year, 12, 31)
+    )
+    specialist_at("10001", "New York", "NY")
+    for query in ({"zip": "60611"}, {"zip": "60611", "radius": "7.5", "page_size": 1}):
+        data = get(client, **query).json()
+        assert_matches_schema(client, data, "SearchResponse")
+    assert data["beyond_radius"] and data["beyond_radius"][0]["volumes"] == []
+
+
+def test_profile_answers_match_the_schema_in_every_field(client):
+    specialist = specialist_at(verified_at=timezone.now())
+    ProcedureVolumeFactory(specialist=specialist)
+    plain = client.get(f"/api/v1/specialists/{specialist.pk}").json()
+    assert_matches_schema(client, plain, "Profile")
+    matched = client.get(f"/api/v1/specialists/{specialist.pk}?zip=60611&conservative_months=3").json()
+    assert_matches_schema(client, matched, "Profile")
+    assert matched["match"]["origin"]["zip"] == "60611"
+
+
+def test_error_answers_match_the_schema(client):
+    assert_matches_schema(client, get(client, zip="00000").json(), "Errors")
+
+
+def test_schema_states_the_limits_and_enums_of_every_result_field(client):
+    components = client.get("/api/v1/schema/").json()["components"]["schemas"]
+    result = components["Result"]["properties"]
+    assert result["score"]["minimum"] == 0 and result["score"]["maximum"] == 100
+    assert result["specialty"]["$ref"] == "#/components/schemas/SpecialtyEnum"
+    assert result["services"]["items"]["$ref"] == "#/components/schemas/ServiceEnum"
+    assert components["VolumeSourceEnum"]["enum"] == [value for value, _label in VolumeSource.choices]
+    volume = components["Volume"]["properties"]
+    assert volume["count"]["nullable"] is True and volume["past_year"]["type"] == "boolean"
+    assert set(components["Volume"]["required"]) == set(volume)
+
+
+def test_head_is_answered_like_get(client):
+    specialist_at()
+    assert client.head(f"{SEARCH}?zip=60611").status_code == 200
+
+
+def test_schema_generates_without_warnings_and_validates(tmp_path):
+    # drf-spectacular warns when it has to guess a type; --validate checks the document against OpenAPI 3.
+    path = str(tmp_path / "schema.json")
+    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", path)
+    assert json.loads((tmp_path / "schema.json").read_text())["info"]["title"] == "SIJ Finder API"
+
+
+@pytest.mark.django_db
+def test_a_zip_placed_at_its_city_centre_is_marked_approximate_on_the_page_and_in_the_api(client):
+    api = get(client, zip="90085")  # Los Angeles: no location of its own in the ZIP data
+    assert api.status_code == 200 and api.json()["origin"]["approximate"] is True
+    page = client.get("/search/", {"zip": "90085"}).content.decode()
+    assert "ZIP 90085 has no location of its own" in page and "so they are approximate" in page

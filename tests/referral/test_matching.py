@@ -5,9 +5,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from directory.models import Procedure, Service, Specialist, Specialty, VolumeSource, ZipCode
+from directory.volumes import add_months
 from referral import ranking
 from referral.matching import find_specialists, load_volumes, match_specialist, profile_queryset
 from referral.models import SearchEntry
@@ -219,8 +224,8 @@ def test_query_count_does_not_grow_with_results(chicago, django_assert_num_queri
         specialist = specialist_at("60614")
         add_volume(specialist, 5)
         TrainingFactory(specialist=specialist)
-    # candidates from the index (1), the page's index rows with specialists and practices (1)
-    with django_assert_num_queries(2):
+    # candidates from the index (1), the page's index rows with specialists and practices (1), their insurance (1)
+    with django_assert_num_queries(3):
         result = find_specialists(origin=chicago, radius_miles=50)
         [(m.practice.name, m.specialist.full_name, m.reasons, m.facts) for m in result.matches]
     with django_assert_num_queries(1):
@@ -345,7 +350,7 @@ def test_index_row_expires_when_a_count_leaves_the_past_year_window(settings):
     specialist = specialist_at("60614")
     add_volume(specialist, 10, period=last_year())
     entry = SearchEntry.objects.get(specialist=specialist)
-    assert today < entry.valid_until <= ranking.months_after(last_year()[1], settings.SIJ_VOLUME_WINDOW_MONTHS)
+    assert today < entry.valid_until <= add_months(last_year()[1], settings.SIJ_VOLUME_WINDOW_MONTHS)
 
 
 def test_services_filter_through_the_queryset(chicago):
@@ -353,3 +358,110 @@ def test_services_filter_through_the_queryset(chicago):
     specialist_at("60614")
     queryset = Specialist.objects.offering(Service.DIAGNOSTIC_SI_INJECTION)
     assert ids(find_specialists(origin=chicago, radius_miles=50, queryset=queryset).matches) == [injector.pk]
+
+
+# --- The ranking's properties, through find_specialists on the database ---------------------------------
+
+NEAR_TO_FAR = ["60611", "60614", "60540", "60115", "53202", "61801"]  # from Chicago 60611
+
+
+@st.composite
+def profiles(draw):
+    """Two to four specialists as plain facts: where, what they offer, trainings, a past-year MIS count."""
+    return [
+        {
+            "zip": draw(st.sampled_from(NEAR_TO_FAR)),
+            "services": draw(st.sets(st.sampled_from(Service.values), max_size=4)),
+            "trainings": draw(st.integers(0, 2)),
+            "mis_fusions": draw(st.one_of(st.none(), st.integers(1, 60))),
+            "name": (draw(st.sampled_from(["Abbott", "Baker"])), draw(st.sampled_from(["Ann", "Bo"]))),
+            "accepting": draw(st.booleans()),
+        }
+        for _ in range(draw(st.integers(2, 4)))
+    ]
+
+
+def improved(profile, kind, data):
+    """Return `profile` made better on one criterion, all else equal."""
+    better = {**profile, "services": set(profile["services"])}
+    if kind == "experience":
+        better["mis_fusions"] = (profile["mis_fusions"] or 0) + data.draw(st.integers(1, 30))
+    elif kind == "training":
+        better["trainings"] += 1
+    elif kind == "availability":
+        better["accepting"] = True
+    elif kind == "service":
+        better["services"].add(data.draw(st.sampled_from(Service.values)))
+    else:
+        better["zip"] = data.draw(st.sampled_from(NEAR_TO_FAR[: NEAR_TO_FAR.index(profile["zip"]) + 1]))
+    return better
+
+
+def create(profile, pk):
+    specialist = SpecialistFactory(
+        pk=pk,
+        last_name=profile["name"][0],
+        first_name=profile["name"][1],
+        practices=[practice_at(profile["zip"])],
+        accepting_new_patients=profile["accepting"],
+        **{service: True for service in profile["services"]},
+    )
+    for index in range(profile["trainings"]):
+        TrainingFactory(specialist=specialist, course=f"SI-joint course {index}")
+    if profile["mis_fusions"] is not None:
+        add_volume(specialist, profile["mis_fusions"])
+
+
+def ranked_ids(field, situation, sort):
+    """Create the field (ids 1001, 1002, …), search from Chicago, and undo the writes."""
+    with transaction.atomic():
+        for index, profile in enumerate(field):
+            create(profile, 1001 + index)
+        result = find_specialists(
+            origin=ZipCode.objects.get(code="60611"), radius_miles=200, situation=situation, sort=sort
+        )
+        transaction.set_rollback(True)
+    return ids(result.matches)
+
+
+@hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    field=profiles(),
+    situation=st.sampled_from([Situation(), Situation(diagnostic_injection="relieved", conservative_months=8)]),
+    sort=st.sampled_from(ranking.SORTS),
+    kind=st.sampled_from(["experience", "training", "service", "distance", "availability"]),
+)
+def test_improving_one_criterion_never_lowers_a_rank_in_a_real_search(data, field, situation, sort, kind):
+    index = data.draw(st.integers(0, len(field) - 1))
+    before = ranked_ids(field, situation, sort)
+    after = ranked_ids([*field[:index], improved(field[index], kind, data), *field[index + 1 :]], situation, sort)
+    assert sorted(before) == sorted(after) == [1001 + i for i in range(len(field))]
+    assert after.index(1001 + index) <= before.index(1001 + index)
+
+
+def test_equal_results_come_in_distance_then_name_then_id_order_whatever_the_insertion_order(chicago):
+    same = {"offers_mis_si_fusion": True}
+    made = [
+        specialist_at("60540", pk=2001, last_name="abbott", first_name="Amy", **same),  # the farthest
+        specialist_at("60611", pk=2002, last_name="Baker", first_name="Ann", **same),
+        specialist_at("60611", pk=2003, last_name="Abbott", first_name="Zoe", **same),
+        specialist_at("60611", pk=2005, last_name="Abbott", first_name="amy", **same),
+        specialist_at("60611", pk=2004, last_name="ABBOTT", first_name="Amy", **same),
+    ]
+    assert len({m.pk for m in made}) == 5
+    for sort in ranking.SORTS:
+        result = find_specialists(origin=chicago, radius_miles=50, sort=sort)
+        assert ids(result.matches) == [2004, 2005, 2003, 2002, 2001]
+
+
+@pytest.mark.parametrize("sort", ranking.SORTS)
+def test_a_specialist_not_accepting_new_patients_ranks_below_a_comparable_one_who_is(chicago, sort):
+    same = {"offers_mis_si_fusion": True, "offers_diagnostic_si_injection": True}
+    closed = specialist_at("60611", pk=3001, last_name="Abbott", accepting_new_patients=False, **same)
+    specialist_at("60611", pk=3002, last_name="Zeta", accepting_new_patients=True, **same)  # loses the name tie
+    result = find_specialists(origin=chicago, radius_miles=50, sort=sort)
+    assert ids(result.matches) == [3002, 3001]
+    shown = next(m for m in result.matches if m.specialist.pk == closed.pk)
+    assert shown.reasons[0] == "Not accepting new patients: ranked below comparable specialists who are"
+    assert match_specialist(specialist=closed, origin=chicago).reasons == shown.reasons

@@ -1,7 +1,12 @@
-"""The ranking: criteria, weights, situation, ordering and its properties (pure: no database)."""
+"""The ranking: criteria, weights, situation, ordering and its properties (pure: no database).
+
+The order comes from ranking.in_result_order, the function that orders real search results, and the scores
+from the index's formula (static parts summed, then distance), as referral.matching computes them.
+"""
 
 import dataclasses
 import datetime
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +24,9 @@ def volume(procedure=Procedure.MIS_SI_FUSION, count=34, period=YEAR_2025, source
     return Volume(procedure, count, period[0], period[1], source, kw.pop("verified", True), **kw)
 
 
-def candidate(id=1, distance=5.0, services=(), volumes=(), trainings=0, verified_at=None, name=("Doe", "Jan")):
+def candidate(
+    id=1, distance=5.0, services=(), volumes=(), trainings=0, verified_at=None, name=("Doe", "Jan"), accepting=True
+):
     return Candidate(
         id=id,
         last_name=name[0],
@@ -30,11 +37,26 @@ def candidate(id=1, distance=5.0, services=(), volumes=(), trainings=0, verified
         training_count=trainings,
         latest_training="MIS SI-joint fusion course, 2024" if trainings else "",
         verified_at=verified_at,
+        accepting_new_patients=accepting,
     )
 
 
 def assess(c, situation=None):
     return ranking.assess(c, ranking.weights_for(situation), today=TODAY)
+
+
+def rank(field, situation=None, *, sort="best"):
+    """Return the assessments of `field` in result order, scored and ordered as a search scores and orders them."""
+    weights = ranking.weights_for(situation)
+    total = ranking.scorer(weights)
+    scored = []
+    for c in field:
+        static = ranking.static_sum(ranking.static_parts(c, TODAY), weights)
+        score = total(static, ranking.distance_part(c.distance_miles))
+        assessment = ranking.assess(c, weights, today=TODAY)
+        assert assessment.score == score  # the index's formula and assess() agree to the last bit
+        scored.append((score, c.distance_miles, c.last_name.casefold(), c.first_name.casefold(), c.id, assessment))
+    return [row.carry for row in ranking.in_result_order(scored, sort=sort)]
 
 
 def part(c, criterion, situation=None):
@@ -168,7 +190,7 @@ def test_20_mile_drive_to_experienced_specialist_beats_2_mile_visit_without_si_e
     )
     nearby_without_si_experience = candidate(id=2, distance=2)
     for situation in (None, Situation(diagnostic_injection="not_done"), Situation(conservative_months=2)):
-        ranked = ranking.rank([nearby_without_si_experience, experienced], situation, today=TODAY)
+        ranked = rank([nearby_without_si_experience, experienced], situation)
         assert [a.candidate.id for a in ranked] == [1, 2]
 
 
@@ -243,7 +265,7 @@ def test_prior_lumbar_fusion_lifts_a_specialist_who_treats_pain_after_fusion():
 
 
 def test_total_is_weighted_sum_on_a_0_to_100_scale():
-    nothing = candidate(distance=10_000)
+    nothing = candidate(distance=10_000, accepting=False)
     everything = candidate(
         distance=0,
         services=set(Service.values),
@@ -253,7 +275,7 @@ def test_total_is_weighted_sum_on_a_0_to_100_scale():
     )
     assert assess(nothing).score == 0.0
     assert assess(everything).score == 100.0
-    one = assess(candidate(distance=10_000, services={Service.DIAGNOSTIC_SI_INJECTION}))
+    one = assess(candidate(distance=10_000, services={Service.DIAGNOSTIC_SI_INJECTION}, accepting=False))
     weights = ranking.DEFAULT_WEIGHTS
     assert one.score == round(100 * weights[ranking.DIAGNOSTIC_INJECTION] / sum(weights.values()), 1)
 
@@ -262,7 +284,10 @@ def test_reasons_are_sorted_by_contribution():
     result = assess(candidate(distance=40, services={Service.DIAGNOSTIC_SI_INJECTION}, volumes=[volume(count=3)]))
     contributions = {p.reason: p.contribution for p in result.parts}
     assert [contributions[r] for r in result.reasons] == sorted(contributions.values(), reverse=True)
-    assert result.reasons[0] == "Confirms the diagnosis with an image-guided diagnostic SI-joint injection"
+    assert result.reasons[:2] == [
+        "Accepting new patients",
+        "Confirms the diagnosis with an image-guided diagnostic SI-joint injection",
+    ]
 
 
 def test_ties_break_by_distance_then_name_then_id():
@@ -273,15 +298,15 @@ def test_ties_break_by_distance_then_name_then_id():
         candidate(id=2, distance=5, name=("Abbott", "Amy"), **same),
         candidate(id=1, distance=5, name=("Abbott", "Amy"), **same),
     ]
-    assert [a.candidate.id for a in ranking.rank(candidates, today=TODAY)] == [1, 2, 3, 4]
-    assert [a.candidate.id for a in ranking.rank(candidates, sort="distance", today=TODAY)] == [1, 2, 3, 4]
+    assert [a.candidate.id for a in rank(candidates)] == [1, 2, 3, 4]
+    assert [a.candidate.id for a in rank(candidates, sort="distance")] == [1, 2, 3, 4]
 
 
 def test_sort_by_distance_puts_the_nearest_first_whatever_the_score():
     strong_far = candidate(id=1, distance=40, services=set(Service.values))
     weak_near = candidate(id=2, distance=3)
-    assert [a.candidate.id for a in ranking.rank([strong_far, weak_near], today=TODAY)] == [1, 2]
-    assert [a.candidate.id for a in ranking.rank([strong_far, weak_near], sort="distance", today=TODAY)] == [2, 1]
+    assert [a.candidate.id for a in rank([strong_far, weak_near])] == [1, 2]
+    assert [a.candidate.id for a in rank([strong_far, weak_near], sort="distance")] == [2, 1]
 
 
 def test_key_facts_quote_count_period_source_and_verification():
@@ -358,6 +383,7 @@ def candidates(draw, id):
         volumes=volumes,
         trainings=draw(st.integers(0, 4)),
         verified_at=draw(st.one_of(st.none(), st.dates(datetime.date(2019, 1, 1), TODAY))),
+        accepting=draw(st.booleans()),
         name=(draw(st.sampled_from(["Abbott", "Baker", "Chen"])), draw(st.sampled_from(["Ann", "Bo"]))),
     )
 
@@ -371,7 +397,9 @@ def fields(draw):
 @st.composite
 def improvement(draw, c):
     """Return `c` made better on one criterion, all else equal."""
-    kind = draw(st.sampled_from(["experience", "training", "service", "distance"]))
+    kind = draw(st.sampled_from(["experience", "training", "service", "distance", "availability"]))
+    if kind == "availability":
+        return dataclasses.replace(c, accepting_new_patients=True)
     if kind == "experience":
         counted = [v for v in c.volumes if v.count is not None]
         missing = [p for p in COUNTED if p not in {v.procedure for v in c.volumes}]
@@ -396,9 +424,9 @@ def improvement(draw, c):
 def test_improving_one_criterion_never_lowers_a_rank(data, field, situation, sort):
     index = data.draw(st.integers(0, len(field) - 1))
     better = data.draw(improvement(field[index]))
-    before = [a.candidate.id for a in ranking.rank(field, situation, sort=sort, today=TODAY)]
+    before = [a.candidate.id for a in rank(field, situation, sort=sort)]
     improved = [*field[:index], better, *field[index + 1 :]]
-    after = [a.candidate.id for a in ranking.rank(improved, situation, sort=sort, today=TODAY)]
+    after = [a.candidate.id for a in rank(improved, situation, sort=sort)]
     target = field[index].id
     assert after.index(target) <= before.index(target)
 
@@ -408,15 +436,15 @@ def test_improving_one_criterion_never_lowers_a_rank(data, field, situation, sor
 def test_ordering_is_deterministic_whatever_the_input_order(field, situation, sort, seed):
     shuffled = list(field)
     seed.shuffle(shuffled)
-    first = [a.candidate.id for a in ranking.rank(field, situation, sort=sort, today=TODAY)]
-    second = [a.candidate.id for a in ranking.rank(shuffled, situation, sort=sort, today=TODAY)]
+    first = [a.candidate.id for a in rank(field, situation, sort=sort)]
+    second = [a.candidate.id for a in rank(shuffled, situation, sort=sort)]
     assert first == second
 
 
 @settings(max_examples=100, deadline=None)
 @given(field=fields(), situation=SITUATIONS)
 def test_equal_scores_break_ties_by_distance_then_name_then_id(field, situation):
-    ranked = ranking.rank(field, situation, today=TODAY)
+    ranked = rank(field, situation)
     for a, b in zip(ranked, ranked[1:], strict=False):
         assert a.score >= b.score
         if a.score == b.score:
@@ -435,6 +463,60 @@ def test_every_part_score_is_between_0_and_1_and_the_total_between_0_and_100(c, 
     assert len(result.reasons) == len(ranking.CRITERIA)
 
 
-@pytest.mark.parametrize(("miles", "reason"), [(0.0, "Less than 0.1 miles away"), (12.4, "12.4 miles away")])
-def test_distance_reason(miles, reason):
-    assert part(candidate(distance=miles), ranking.DISTANCE).reason == reason
+# --- Availability: never ranked above a comparable specialist who is accepting new patients ---------------
+
+
+def other_points(c, weights):
+    """Σ weight·part over every criterion but availability: what "comparable" compares."""
+    parts = {p.criterion: p.score for p in ranking.assess(c, weights, today=TODAY).parts}
+    return sum(parts[criterion] * weights[criterion] for criterion in ranking.CRITERIA if criterion != "availability")
+
+
+@settings(max_examples=150, deadline=None)
+@given(field=fields(), situation=SITUATIONS, sort=st.sampled_from(["best", "distance"]))
+def test_not_accepting_never_ranks_above_a_comparable_specialist_who_is(field, situation, sort):
+    """Above an accepting one only with other criteria worth the availability weight more (less 0.1 of rounding)."""
+    weights = ranking.weights_for(situation)
+    slack = sum(weights.values()) / 1000  # totals are rounded to 0.1 of 100
+    ranked = [a.candidate for a in rank(field, situation, sort=sort)]
+    for i, above in enumerate(ranked):
+        for below in ranked[i + 1 :]:
+            if not above.accepting_new_patients and below.accepting_new_patients:
+                if sort == "distance" and above.distance_miles < below.distance_miles:
+                    continue  # nearer first is what was asked for
+                gap = other_points(above, weights) - other_points(below, weights)
+                assert gap >= weights[ranking.AVAILABILITY] - slack
+
+
+@settings(max_examples=100, deadline=None)
+@given(c=candidates(id=1), other=candidates(id=2), situation=SITUATIONS, sort=st.sampled_from(["best", "distance"]))
+def test_of_two_alike_the_one_accepting_new_patients_comes_first(c, other, situation, sort):
+    accepting = dataclasses.replace(c, id=2, last_name="Zeta", accepting_new_patients=True)  # loses every tie-break
+    not_accepting = dataclasses.replace(c, accepting_new_patients=False)
+    assert [a.candidate.id for a in rank([not_accepting, accepting], situation, sort=sort)] == [2, 1]
+
+
+def test_not_accepting_new_patients_is_the_first_reason_and_says_what_it_does():
+    result = assess(candidate(accepting=False, services=set(Service.values), volumes=[volume()]))
+    assert result.reasons[0] == "Not accepting new patients: ranked below comparable specialists who are"
+    assert part(candidate(), ranking.AVAILABILITY).reason == "Accepting new patients"
+
+
+def test_availability_weight_cannot_be_switched_off(settings):
+    settings.SIJ_RANKING_WEIGHTS = {ranking.AVAILABILITY: 0}
+    with pytest.raises(ValueError, match="availability"):
+        ranking.weights_for(None)
+
+
+@pytest.mark.parametrize(
+    ("miles", "exact", "reason"),
+    [
+        (0.0, False, "About 1 mile away"),  # from a ZIP centre: never "less than 0.1 miles"
+        (12.4, False, "About 12 miles away"),
+        (0.0, True, "Under a mile away"),
+        (12.4, True, "12.4 miles away"),
+    ],
+)
+def test_distance_reason_says_how_exact_the_distance_is(miles, exact, reason):
+    assert ranking.distance_reason(miles, exact) == reason
+    assert part(replace(candidate(distance=miles), exact_location=exact), ranking.DISTANCE).reason == reason

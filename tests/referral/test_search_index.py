@@ -1,18 +1,23 @@
 """The search index follows every way the directory changes: admin actions, imports, saves, fixtures."""
 
+import datetime
 import importlib
 import io
+from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from bench.public_files import CMS_HEADER, NPPES_HEADER, cms_row, nppes_deactivated_row, write_csv
 from directory import geo
 from directory.importers.profiles import import_profiles, profiles_for_export, write_profiles_csv
-from directory.models import Specialist, batch_changes, specialists_touched
+from directory.models import Specialist, batch_changes, specialists_changed, specialists_touched
 from referral.models import SearchEntry
-from tests.factories import ProcedureVolumeFactory, SpecialistFactory
+from tests.directory.test_admin import specialist_form_data
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/directory/specialist/"
@@ -24,7 +29,7 @@ def indexed(specialist) -> bool:
 
 @pytest.mark.parametrize(("action", "before", "after"), [("publish", False, True), ("unpublish", True, False)])
 def test_admin_publish_actions_update_the_index(curator_client, action, before, after):
-    specialist = SpecialistFactory(is_published=before)
+    specialist = SpecialistFactory(is_published=before, offers_rf_ablation=True)  # publishable (review gate)
     assert indexed(specialist) is before
 
     curator_client.post(CHANGELIST, {"action": action, "_selected_action": [specialist.pk]})
@@ -68,16 +73,76 @@ def test_profiles_import_indexes_new_published_specialists():
 
 def test_a_batch_refreshes_each_specialist_once_at_the_end():
     specialist = SpecialistFactory()
-    with batch_changes():
-        for count in (5, 6, 7):
+    last_year = timezone.localdate().year - 1
+    with refreshes() as counted, batch_changes():
+        for count, year in ((5, last_year - 2), (6, last_year - 1), (7, last_year)):
             ProcedureVolumeFactory(
                 specialist=specialist,
                 count=count,
-                period_start=f"20{count + 18}-01-01",
-                period_end=f"20{count + 18}-12-31",
+                period_start=datetime.date(year, 1, 1),
+                period_end=datetime.date(year, 12, 31),
             )
         assert SearchEntry.objects.get(specialist=specialist).past_year_mis_fusions is None  # not yet
-    assert SearchEntry.objects.get(specialist=specialist).past_year_mis_fusions == 7  # 2025, the latest
+    assert SearchEntry.objects.get(specialist=specialist).past_year_mis_fusions == 7  # last year's, the latest
+    assert len(counted) == 1
+
+
+@contextmanager
+def refreshes():
+    """Collect the search index refreshes run inside: the specialists each announcement refreshed."""
+    found = []
+
+    def receiver(sender, ids, **kwargs):
+        found.append(set(ids))
+
+    specialists_changed.connect(receiver, dispatch_uid="test-refreshes")
+    try:
+        yield found
+    finally:
+        specialists_changed.disconnect(dispatch_uid="test-refreshes")
+
+
+def test_an_admin_save_with_many_inline_rows_refreshes_the_specialist_once(curator_client):
+    practices = [PracticeFactory(zip_code="60611"), PracticeFactory(zip_code="60614")]
+    specialist = SpecialistFactory(practices=practices)
+    year = timezone.localdate().year - 1
+    data = specialist_form_data(specialist, credentials="MD, PhD", offers_mis_si_fusion="on")
+    data |= {"trainings-TOTAL_FORMS": 2, "volumes-TOTAL_FORMS": 3}
+    for index, course in enumerate(["MIS SI-joint fusion course", "SI-joint injection workshop"]):
+        data |= {f"trainings-{index}-course": course, f"trainings-{index}-year": year}
+    for index, (procedure, count) in enumerate([("mis_si_fusion", 12), ("si_injection", 40), ("rf_ablation", 9)]):
+        data |= {
+            f"volumes-{index}-procedure": procedure,
+            f"volumes-{index}-period_start": f"{year}-01-01",
+            f"volumes-{index}-period_end": f"{year}-12-31",
+            f"volumes-{index}-count": count,
+            f"volumes-{index}-source": "self_reported",
+        }
+
+    with refreshes() as counted:
+        response = curator_client.post(f"/admin/directory/specialist/{specialist.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert specialist.trainings.count() == 2 and specialist.volumes.count() == 3  # 1 + 2 + 3 rows saved …
+    assert len(counted) == 1  # … and the specialist's search entries rebuilt once
+    entries = SearchEntry.objects.filter(specialist=specialist)
+    assert {e.practice_id for e in entries} == {p.pk for p in practices}
+    assert all(e.past_year_mis_fusions == 12 and e.mis_fusion == 1.0 and e.training == 0.75 for e in entries)
+
+
+def test_an_unpublishing_admin_save_takes_the_profile_out_of_the_search_at_once(curator_client):
+    client = Client()  # a patient, not the curator (whose pages show the admin's messages)
+    specialist = SpecialistFactory(last_name="Hidden")
+    assert "Hidden" in client.get("/search/", {"zip": "60611"}).content.decode()
+    data = specialist_form_data(specialist)
+    del data["is_published"]
+
+    with refreshes() as counted:
+        response = curator_client.post(f"/admin/directory/specialist/{specialist.pk}/change/", data)
+
+    assert response.status_code == 302 and len(counted) == 1
+    assert not indexed(specialist)
+    assert "Hidden" not in client.get("/search/", {"zip": "60611"}).content.decode()
 
 
 def test_nothing_is_announced_when_the_batch_fails():
@@ -120,3 +185,52 @@ def test_migration_0004_fills_names_and_bands_and_ages_the_rows():
     assert (entry.last_name_key, entry.first_name_key) == ("strasse", "ana")
     assert entry.band == geo.latitude_band(entry.latitude)
     assert entry.valid_until < timezone.localdate()  # aged: searches recompute it until the next refresh
+
+
+def test_a_refresh_updates_changed_rows_in_place_removes_gone_ones_and_skips_unchanged():
+    from referral.search_index import sync_search_entries
+
+    moved, kept = PracticeFactory(zip_code="60611"), PracticeFactory(zip_code="60614")
+    specialist = SpecialistFactory(practices=[moved, kept])
+    other = SpecialistFactory()
+    before = {e.practice_id: e.pk for e in SearchEntry.objects.filter(specialist=specialist)}
+    assert sync_search_entries() == (0, 0, 3)  # idempotent: nothing written
+    # Bypass the announcements: one row changes, one practice loses its coordinates, one specialist leaves.
+    SearchEntry.objects.filter(specialist=specialist, practice=kept).update(training=0.123)
+    type(moved).objects.filter(pk=moved.pk).update(latitude=None, longitude=None)
+    Specialist.objects.filter(pk=other.pk).update(is_published=False)
+
+    assert sync_search_entries() == (1, 2, 0)
+
+    assert not indexed(other)
+    entry = SearchEntry.objects.get(specialist=specialist)
+    assert entry.pk == before[kept.pk] and entry.training != 0.123  # updated in place, same id
+    assert sync_search_entries() == (0, 0, 1)
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_a_full_rebuild_in_chunks_matches_one_pass(monkeypatch, chunk):
+    from referral import search_index
+
+    specialists = [SpecialistFactory() for _ in range(3)]
+    Specialist.objects.filter(pk=specialists[1].pk).update(is_published=False)
+    SearchEntry.objects.filter(specialist=specialists[2]).delete()
+    monkeypatch.setattr(search_index, "CHUNK", chunk)
+    assert search_index.sync_search_entries() == (1, 1, 1)
+    assert [indexed(s) for s in specialists] == [True, False, True]
+
+
+def test_the_rebuild_command_analyses_inside_a_transaction():
+    out = io.StringIO()
+    SpecialistFactory()
+    call_command("refresh_search_index", stdout=out, verbosity=0)
+    assert "1 unchanged; then ANALYZE" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rebuild_command_vacuums_on_postgresql_outside_a_transaction():
+    out = io.StringIO()
+    SpecialistFactory()
+    call_command("refresh_search_index", stdout=out, verbosity=0)
+    expected = "VACUUM (ANALYZE)" if connection.vendor == "postgresql" else "ANALYZE"
+    assert f"then {expected}" in out.getvalue()

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 SEARCH = reverse("referral:search")
 DISCLAIMER = "Not medical advice."
-# The ZIP; the search-index rows in the box; the shown ones' index rows (specialists, practices, reasons).
-SEARCH_PAGE_QUERIES = 3
+# The ZIP; the search-index rows in the box; the shown ones' index rows (specialists, practices, reasons); the
+# shown practices' insurance; the insurance filter's choices.
+SEARCH_PAGE_QUERIES = 5
 
 
 def past_year():
@@ -63,7 +64,7 @@ def test_about_page_explains_diagnosis_treatment_ranking_and_disclaimer(client):
     ):
         assert heading in html
     assert "image-guided diagnostic SI-joint injection" in html
-    assert "Weight 18 of 100." in html  # the ranking's own default weights, not a copy
+    assert "Weight 18 of 116." in html  # the ranking's own default weights, not a copy
     assert "does not diagnose" in html
     assert DISCLAIMER in html
 
@@ -139,7 +140,7 @@ def test_results_show_the_card_contents_and_link_to_the_profile_with_the_query(c
     assert "Maria Alvarez" in html and "MD, FAAOS" in html
     assert "Orthopaedic spine surgery" in html
     assert "Chicago, IL" in html
-    assert "0.0 miles" in html
+    assert "<strong>about 1 mile</strong>" in html  # a ZIP-centre distance is approximate
     assert "Minimally invasive SI-joint fusion" in html  # the service badge
     assert "34" in html  # the key fact quotes the count
     assert "Why it ranks here" in html
@@ -279,6 +280,9 @@ def test_profile_shows_counts_with_period_source_and_state(client):
         period_start=start,
         period_end=end,
     )
+    ProcedureVolumeFactory(
+        specialist=specialist, procedure=Procedure.LUMBAR_FUSION, count=224, period_start=start, period_end=end
+    )
     response = client.get(specialist.get_absolute_url())
     html = content(response)
     assert response.status_code == 200
@@ -291,7 +295,9 @@ def test_profile_shows_counts_with_period_source_and_state(client):
     assert "Jan 2019 – Dec 2019" in stale and "Older than 24 months: not counted" in stale
     suppressed = next(row for row in rows if "SI-joint RF ablation" in row)
     assert "Not published" in suppressed and "CMS Medicare, not verified" in suppressed
-    assert "Profile verified by SIJ Finder curators on" in html
+    lumbar = next(row for row in rows if ">224<" in row)  # the ranking does not score lumbar fusions
+    assert "Past year: shown for context, not ranked" in lumbar and "counted in the ranking" not in lumbar
+    assert "Profile last verified <time" in html
 
 
 def test_profile_shows_practices_training_services_and_questions(client):
@@ -303,14 +309,14 @@ def test_profile_shows_practices_training_services_and_questions(client):
     html = content(client.get(specialist.get_absolute_url()))
     assert "Lakeshore Spine Center" in html
     assert practice.address in html
-    assert 'href="tel:3125550141"' in html
+    assert 'href="tel:+13125550141"' in html and "(312) 555-0141" in html
     assert "MIS SI-joint fusion course</strong>, Spine society, 2023" in html
     assert "Image-guided diagnostic SI-joint injection" in html
     assert "Speaks Spanish" in html and "Offers telehealth" in html
     assert "Questions to ask this specialist" in html
     assert "with an image-guided diagnostic injection?" in html  # tailored: this specialist offers it
     assert "minimally invasive or an open fusion" in html
-    assert "This profile has not been verified" in html
+    assert "Not verified by our curators yet" in html
     assert DISCLAIMER in html
 
 
@@ -337,3 +343,45 @@ def test_unpublished_or_missing_profile_is_404(client):
     hidden = chicago_specialist(is_published=False)
     assert client.get(hidden.get_absolute_url()).status_code == 404
     assert client.get(reverse("referral:specialist-detail", args=[hidden.pk + 1000])).status_code == 404
+
+
+# --- Cards to act on: call, directions, availability, last verified -------------------------------------
+
+
+def test_result_card_has_tel_link_address_directions_availability_and_last_verified(client):
+    practice = PracticeFactory(
+        name="Lakeshore Spine Center", address_line1="100 E Ontario St", phone="312-555-0141 ext. 12", zip_code="60611"
+    )
+    verified = timezone.make_aware(datetime.datetime(2026, 3, 3, 12, 0))
+    SpecialistFactory(practices=[practice], verified_at=verified, accepting_new_patients=False, telehealth=True)
+    html = content(client.get(reverse("referral:search"), {"zip": "60611"}))
+    assert 'href="tel:+13125550141;ext=12"' in html and "(312) 555-0141 ext. 12" in html
+    assert "100 E Ontario St, Chicago, IL 60611" in html
+    assert (
+        'href="https://www.openstreetmap.org/directions?to=100%20E%20Ontario%20St%2C%20Chicago%2C%20IL%2060611"' in html
+    )
+    assert 'rel="noreferrer"' in html
+    assert 'Profile last verified <time datetime="2026-03-03">March 3, 2026</time>' in html
+    assert 'badge--no badge--big">Not accepting new patients' in html and "Offers telehealth" in html
+    assert "Not accepting new patients: ranked below comparable specialists who are" in html
+
+
+def test_card_without_phone_says_so_and_unverified_profile_says_so(client):
+    SpecialistFactory(practices=[PracticeFactory(phone="", zip_code="60611")], verified_at=None)
+    html = content(client.get(reverse("referral:search"), {"zip": "60611"}))
+    assert "No phone on file" in html and 'href="tel:' not in html
+    assert "Not verified by our curators yet" in html
+
+
+@pytest.mark.parametrize(
+    ("provider", "start"),
+    [("google", "https://www.google.com/maps/dir/?api=1&amp;destination="), ("geo", "geo:0,0?q="), ("off", None)],
+)
+def test_directions_provider_is_a_setting(client, settings, provider, start):
+    settings.SIJ_DIRECTIONS = provider
+    practice = PracticeFactory(address_line1="100 E Ontario St", zip_code="60611")
+    html = content(client.get(SpecialistFactory(practices=[practice]).get_absolute_url()))
+    if start is None:
+        assert "Directions" not in html
+    else:
+        assert f'href="{start}100%20E%20Ontario%20St' in html

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from directory.history import add_baseline_history
 from directory.importers.nppes import import_nppes
 from directory.importers.streaming import ImportFileError
 
@@ -25,4 +26,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for line in result.summary():
             self.stdout.write(line)
+        # The bulk writes make no history rows: give the rows this import created their baseline entry.
+        baselines = add_baseline_history(reason=f"Baseline: created by the NPPES import of {options['path'].name}")
+        self.stdout.write(f"History: {baselines:,} baseline entries for new rows.")
         self.stdout.write(self.style.SUCCESS("Done."))

@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="the profiles CSV (UTF-8)")
-        parser.add_argument("--dry-run", action="store_true", help="check and report, but write nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="check and report every change (old → new), but write nothing"
+        )
         parser.add_argument("--atomic", action="store_true", help="write nothing if any row is rejected")
 
     def handle(self, *args, path, dry_run, atomic, **options):
@@ -23,16 +25,23 @@ class Command(BaseCommand):
                 path.open(encoding="utf-8-sig", newline="") as file,
                 tqdm(total=rows, unit="rows", file=sys.stderr, disable=not sys.stderr.isatty()) as bar,
             ):
-                result = import_profiles(file, dry_run=dry_run, atomic=atomic, progress=bar.update)
+                result = import_profiles(
+                    file,
+                    dry_run=dry_run,
+                    atomic=atomic,
+                    progress=bar.update,
+                    reason=f"Profiles CSV import ({path.name})",
+                )
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
         except ProfileFileError as error:
             raise CommandError(f"{path}: {error}") from None
 
         style = self.style.SUCCESS if not result.rejected else self.style.WARNING
-        self.stdout.write(style(result.summary()))
-        for error in result.errors:
-            self.stdout.write(f"  row {error.row}, {error.column or 'row'}: {error.reason}")
+        summary, *details = result.report_lines()
+        self.stdout.write(style(summary))
+        for line in details:
+            self.stdout.write(line)
         if dry_run:
             self.stdout.write("Dry run: nothing was written.")
         elif not result.written:

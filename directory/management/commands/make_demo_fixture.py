@@ -1,4 +1,9 @@
-"""Write fixtures/demo.json: the fictional demo directory, the same bytes for the same seed.
+"""Build the fictional demo directory as a Django fixture, dated relative to a day: the same bytes for the
+same seed and day.
+
+`setup_demo` builds it for today and loads it (nothing generated is committed), so the demo's counts are
+always "past year" ones and its stale counts always stale, whatever the year. `manage.py make_demo_fixture`
+writes it to a file (fixtures/demo.json by default, ignored by git) for a look or a `loaddata`.
 
 Every demo record is invented and marked as such: practice names contain "Demo", phone numbers are in the
 fictional 555-01xx range, NPIs start with 9 (real NPIs start with 1 or 2) and record_source is "demo".
@@ -13,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from directory.importers.zipcodes import iter_zip_rows
 from directory.models import (
@@ -28,15 +34,38 @@ from directory.models import (
 
 FIXTURE_PATH = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
 DEFAULT_SEED = 20260101
+# Where Kaiser Permanente runs its own care (elsewhere its members are referred outside).
+KAISER_STATES = frozenset({"CA", "CO", "GA", "HI", "MD", "VA", "DC", "OR", "WA"})
 FIRST_PK = 900001
-CREATED_AT = datetime.datetime(2025, 12, 1, 15, 0, tzinfo=datetime.UTC)
 
-CALENDAR_2025 = (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))
-MID_2025_TO_MID_2026 = (datetime.date(2025, 7, 1), datetime.date(2026, 6, 30))
-STALE_PERIODS = [
-    (datetime.date(2022, 1, 1), datetime.date(2022, 12, 31)),
-    (datetime.date(2023, 1, 1), datetime.date(2023, 12, 31)),
-]
+
+@dataclass(frozen=True)
+class Dates:
+    """The demo's dates, relative to the day it is built: every count period is twelve months long."""
+
+    today: datetime.date
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        day = self.today - datetime.timedelta(days=365)
+        return datetime.datetime(day.year, day.month, day.day, 15, 0, tzinfo=datetime.UTC)
+
+    @property
+    def last_calendar_year(self) -> tuple[datetime.date, datetime.date]:
+        year = self.today.year - 1
+        return datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+
+    @property
+    def last_july_to_june(self) -> tuple[datetime.date, datetime.date]:
+        """The latest July–June year that has ended."""
+        year = self.today.year if self.today > datetime.date(self.today.year, 6, 30) else self.today.year - 1
+        return datetime.date(year - 1, 7, 1), datetime.date(year, 6, 30)
+
+    @property
+    def stale_periods(self) -> list[tuple[datetime.date, datetime.date]]:
+        """Calendar years that ended more than two years ago: too old to stand for the past year."""
+        year = self.today.year - 1
+        return [(datetime.date(y, 1, 1), datetime.date(y, 12, 31)) for y in (year - 3, year - 2)]
 
 
 @dataclass(frozen=True)
@@ -271,7 +300,7 @@ UNPUBLISHED_REASONS = [
 
 
 class Command(BaseCommand):
-    help = "Write the fictional demo directory to fixtures/demo.json (deterministic for a given --seed)."
+    help = "Write the fictional demo directory, dated relative to today, to fixtures/demo.json (or --output)."
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -279,6 +308,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         objects = build_demo_fixture(seed=options["seed"])
+        options["output"].parent.mkdir(parents=True, exist_ok=True)
         options["output"].write_text(dump_fixture(objects))
         counts = {}
         for obj in objects:
@@ -303,22 +333,24 @@ def skewed_count(rng: random.Random, low: int, high: int) -> int:
     return low + round((high - low) * rng.random() ** 1.8)
 
 
-def build_demo_fixture(*, seed: int = DEFAULT_SEED) -> list[dict]:
-    """Return the demo directory as Django fixture objects: practices, specialists and their details."""
+def build_demo_fixture(*, seed: int = DEFAULT_SEED, today: datetime.date | None = None) -> list[dict]:
+    """Return the demo directory as Django fixture objects: practices, specialists and their details, dated
+    relative to `today` (default: today)."""
     rng = random.Random(seed)
     wanted = {code for metro in METROS for code in metro.zips.split()}
     centroids = {row[0]: row[1:] for row in iter_zip_rows() if row[0] in wanted}
     surnames = [start + end for start in SURNAME_STARTS.split() for end in SURNAME_ENDS.split()]
     rng.shuffle(surnames)
-    builder = _Builder(rng, centroids, surnames)
+    builder = _Builder(rng, centroids, surnames, Dates(today or timezone.localdate()))
     for index, metro in enumerate(METROS):
         builder.add_metro(metro, cycle_start=index * 3)
     return builder.practices + builder.specialists + builder.affiliations + builder.trainings + builder.volumes
 
 
 class _Builder:
-    def __init__(self, rng, centroids, surnames):
+    def __init__(self, rng, centroids, surnames, dates):
         self.rng = rng
+        self.dates = dates
         self.centroids = centroids
         self.surnames = surnames
         self.practices, self.specialists, self.affiliations, self.trainings, self.volumes = [], [], [], [], []
@@ -388,8 +420,24 @@ class _Builder:
             "latitude": latitude,
             "longitude": longitude,
             "coordinates_source": CoordinatesSource.ZIP_CENTROID.value,
+            "updated_at": _iso(self.dates.created_at),  # loaddata skips auto_now too
         }
+        fields.update(self.demo_insurance(len(self.practices), kind, state))
         return self._row("practice", self.practices, fields)
+
+    def demo_insurance(self, number: int, kind: str, state: str) -> dict:
+        """Return a practice's insurance list (by code: natural keys) and when it was confirmed; one in five
+        practices has none on file. A random stream of its own, so the rest of the demo stays as it was."""
+        rng = random.Random(f"{DEFAULT_SEED}-insurance-{number}")
+        if rng.random() < 0.2:
+            return {"insurance": [], "insurance_confirmed_on": None}
+        odds = {"medicare": 0.95, "medicaid": 0.5, "tricare": 0.3, "va_community_care": 0.25, "self_pay": 0.7}
+        odds |= dict.fromkeys(("unitedhealthcare", "elevance_anthem", "aetna", "cigna", "humana", "bcbs"), 0.65)
+        odds["workers_comp"] = 0.7 if kind in ("surgical", "hospital") else 0.3
+        odds["kaiser_permanente"] = 0.5 if state in KAISER_STATES else 0.0
+        codes = [code for code, chance in odds.items() if rng.random() < chance]
+        confirmed_on = self.dates.today - datetime.timedelta(days=rng.randrange(7, 300))
+        return {"insurance": [[code] for code in codes], "insurance_confirmed_on": confirmed_on.isoformat()}
 
     def add_specialist(self, specialty: Specialty, metro: Metro, *, flagship=False) -> int:
         rng = self.rng
@@ -408,7 +456,7 @@ class _Builder:
         published = flagship or not (metro.size >= 5 and rng.random() < 0.08)
         verified_at = None
         if flagship or rng.random() < 0.4:
-            verified_at = datetime.datetime(2026, rng.randint(1, 10), rng.randint(1, 28), 15, 0, tzinfo=datetime.UTC)
+            verified_at = self.dates.created_at + datetime.timedelta(days=rng.randint(30, 330))
         fields = {
             "npi": demo_npi(n),
             "first_name": first_name,
@@ -432,8 +480,8 @@ class _Builder:
             "record_source": RecordSource.DEMO.value,
             "review_status": ReviewStatus.CURATED.value,
             "curator_edited_fields": [],
-            "created_at": _iso(CREATED_AT + datetime.timedelta(minutes=n)),
-            "updated_at": _iso(verified_at or CREATED_AT + datetime.timedelta(minutes=n)),
+            "created_at": _iso(self.dates.created_at + datetime.timedelta(minutes=n)),
+            "updated_at": _iso(verified_at or self.dates.created_at + datetime.timedelta(minutes=n)),
         }
         pk = self._row("specialist", self.specialists, fields)
         self.add_trainings(pk, kind, services, flagship=flagship)
@@ -451,7 +499,8 @@ class _Builder:
             how_many = rng.choice((0, 0, 1, 1, 2))
         for course, provider, device_system in rng.sample(courses, min(how_many, len(courses))):
             fields = {"specialist": pk, "course": course, "provider": provider, "device_system": device_system}
-            self._row("training", self.trainings, {**fields, "year": rng.randint(2012, 2025)})
+            year = rng.randint(self.dates.today.year - 14, self.dates.today.year - 1)
+            self._row("training", self.trainings, {**fields, "year": year})
 
     def add_volumes(self, pk, kind, services, *, verified, flagship):
         rng = self.rng
@@ -475,10 +524,11 @@ class _Builder:
         )[0]
         if flagship:  # a registry-backed track record, this year and before
             history, main_source = "current_and_stale", VolumeSource.REGISTRY
-        period = MID_2025_TO_MID_2026 if rng.random() < 0.3 and main_source != VolumeSource.CMS_MEDICARE else None
-        period = period or CALENDAR_2025
+        dates = self.dates
+        july_to_june = rng.random() < 0.3 and main_source != VolumeSource.CMS_MEDICARE
+        period = dates.last_july_to_june if july_to_june else dates.last_calendar_year
         with_cms = main_source != VolumeSource.CMS_MEDICARE and rng.random() < 0.35
-        stale_period = rng.choice(STALE_PERIODS)
+        stale_period = rng.choice(dates.stale_periods)
         for procedure in procedures:
             low, high = VOLUME_RANGES[(kind, procedure)]
             count = skewed_count(rng, (low + high) // 2 if flagship else low, high)
@@ -492,7 +542,11 @@ class _Builder:
                 self.add_volume(pk, procedure, period, count, source, verified=verified)
                 if with_cms:  # Medicare fee-for-service patients only: a floor under the full count
                     self.add_volume(
-                        pk, procedure, CALENDAR_2025, round(count * rng.uniform(0.25, 0.6)), VolumeSource.CMS_MEDICARE
+                        pk,
+                        procedure,
+                        dates.last_calendar_year,
+                        round(count * rng.uniform(0.25, 0.6)),
+                        VolumeSource.CMS_MEDICARE,
                     )
             if history in ("stale", "current_and_stale"):
                 stale_source = rng.choice([VolumeSource.SELF_REPORTED, VolumeSource.CMS_MEDICARE])

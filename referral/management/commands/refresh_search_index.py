@@ -1,10 +1,13 @@
 from django.core.management.base import BaseCommand
 
-from referral.search_index import refresh_expired_search_entries, refresh_search_entries
+from referral.search_index import refresh_expired_search_entries, sync_search_entries, tidy_search_index
 
 
 class Command(BaseCommand):
-    help = "Rebuild the patient search index from the directory (run after bulk imports, and daily)."
+    help = (
+        "Bring the patient search index up to date with the directory, in place, then vacuum and analyse it "
+        "(run after bulk imports, and daily)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -13,7 +16,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, expired=False, **options):
         progress = options["verbosity"] > 0
-        written = (
-            refresh_expired_search_entries(progress=progress) if expired else refresh_search_entries(progress=progress)
+        if expired:
+            written = refresh_expired_search_entries(progress=progress)
+            self.stdout.write(self.style.SUCCESS(f"Search index: {written} entries written."))
+            return
+        refreshed = sync_search_entries(progress=progress)
+        tidied = tidy_search_index()  # after the rebuild's transaction has committed
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Search index: {refreshed.written} entries written, {refreshed.removed} removed, "
+                f"{refreshed.unchanged} unchanged; then {tidied}."
+            )
         )
-        self.stdout.write(self.style.SUCCESS(f"Search index: {written} entries written."))
