@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -320,6 +321,11 @@ class InsuranceManager(models.Manager):
         return self.get(code=code)
 
 
+# The seeded names that are words rather than a programme's or carrier's own name: listed here so that
+# makemessages puts them in the catalogue. Names curators add show as typed.
+TRANSLATABLE_INSURANCE_NAMES = (gettext_noop("Workers' compensation"), gettext_noop("Self-pay (no insurance)"))
+
+
 class Insurance(models.Model):
     """One entry of the curated list of insurance a practice may accept: a public programme (Medicare,
     TRICARE), a commercial carrier (Aetna), workers' compensation or self-pay.
@@ -346,6 +352,11 @@ class Insurance(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def display_name(self):
+        """The name in the active language, for patients' pages (the admin, CSV, API and FHIR keep `name`)."""
+        return gettext(self.name)
 
     def natural_key(self):
         return (self.code,)

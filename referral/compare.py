@@ -103,7 +103,7 @@ def insurance_text(specialist: Specialist) -> str:
         if not practice.insurance_known:
             text = gettext("Not on file: ask the office")
         else:
-            names = ", ".join(entry.name for entry in practice.insurance.all()) or gettext(
+            names = ", ".join(entry.display_name for entry in practice.insurance.all()) or gettext(
                 "None of the listed insurance"
             )
             text = gettext("%(names)s (confirmed %(date)s)") % {

@@ -97,6 +97,11 @@ def bounded_integer(name, minimum, maximum, **kwargs):
     )
 
 
+class InsuranceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.display_name
+
+
 class SituationForm(forms.Form):
     """The patient's situation: nothing identifying, every answer optional."""
 
@@ -181,7 +186,7 @@ class SearchForm(SituationForm):
     )
     # Here rather than in the FilterSet: a practice accepts insurance, not a specialist, so it narrows the
     # search index's (specialist, practice) rows, as the fusion count does (matching.scan_query).
-    insurance = forms.ModelChoiceField(
+    insurance = InsuranceChoiceField(
         label=_("Takes my insurance"),
         queryset=Insurance.objects.all(),
         to_field_name="code",

@@ -1,5 +1,6 @@
 """Spanish patient pages: the message catalogue is complete and consistent, and each page renders in Spanish."""
 
+import datetime
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from directory.forms import ProfileReportForm
-from directory.models import ProfileReport
+from directory.models import Insurance, ProfileReport
 from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
@@ -169,3 +170,20 @@ def test_speaks_spanish_filter_on_the_page_and_the_api(client, directory):
     assert first.full_name in page and second.full_name not in page
     found = client.get("/api/v1/search?zip=60611&speaks_spanish=true").json()
     assert [item["id"] for item in found["results"]] == [first.pk]
+
+
+def test_insurance_names_that_are_words_read_in_spanish_and_carriers_keep_their_names(client, directory):
+    first, _second = directory
+    practice = first.practices.get()
+    practice.insurance_confirmed_on = datetime.date(2025, 11, 3)
+    practice.save()
+    practice.insurance.set(Insurance.objects.filter(code__in=["medicare", "self_pay"]))
+    _response, page = spanish_page(client, reverse("referral:search") + "?zip=60611")
+    text = " ".join(page.nodes)
+    assert "Medicare, Pago por cuenta propia (sin seguro)" in text
+    assert "Self-pay" not in text
+    assert "Indemnización por accidente laboral" in text  # the filter's choices
+    # The data itself stays as curated: the API and the admin name it in English.
+    found = client.get("/api/v1/search?zip=60611", HTTP_ACCEPT_LANGUAGE="es").json()
+    accepted = [entry["name"] for entry in found["results"][0]["practice"]["insurance"]["accepted"]]
+    assert accepted == ["Medicare", "Self-pay (no insurance)"]
