@@ -34,8 +34,8 @@ def ascii_text(value) -> str:
     return text
 
 
-class AsciiIntegerField(forms.IntegerField):
-    """An IntegerField that takes only ASCII digits (Python's int() also reads Arabic-Indic and other digits)."""
+class AsciiDigitsMixin:
+    """Take only ASCII digits: Python's int() and float() also read Arabic-Indic and other digits."""
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -47,17 +47,12 @@ class AsciiIntegerField(forms.IntegerField):
         return super().to_python(value)
 
 
-class AsciiFloatField(forms.FloatField):
-    """A FloatField that takes only ASCII digits."""
+class AsciiIntegerField(AsciiDigitsMixin, forms.IntegerField):
+    pass
 
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        try:
-            ascii_text(value)
-        except ValidationError:
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return super().to_python(value)
+
+class AsciiFloatField(AsciiDigitsMixin, forms.FloatField):
+    pass
 
 
 class ZipCodeField(forms.CharField):
