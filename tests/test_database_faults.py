@@ -15,8 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.health import UNAVAILABLE_MESSAGE
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import ZipCode
+from tests.factories import ensure_zipcodes
 from tests.servers import Gunicorn, TcpProxy, free_port
 
 SEARCH = "/search/?zip=60611&prior_lumbar_fusion=yes"
@@ -105,8 +104,7 @@ def pg_url(request):
     late: pytest-django has by then wrapped the test in a transaction)."""
     if connection.vendor == "postgresql":
         assert not connection.in_atomic_block, "mark the test with ON_POSTGRES_TEST_DATABASE"
-        if not ZipCode.objects.filter(code="60611").exists():
-            load_zipcodes()
+        ensure_zipcodes()
         return postgres_url()
     return request.getfixturevalue("scratch_postgres")
 

@@ -9,10 +9,9 @@ from django.db import connections
 from django.db.utils import load_backend
 from django.test import Client, override_settings
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import Specialist, ZipCode
+from directory.models import Specialist
 from directory.replicas import ReplicaRouter, reads_from_replica, replica_reads
-from tests.factories import PhysicianFactory, PracticeFactory, SpecialistFactory
+from tests.factories import PhysicianFactory, PracticeFactory, SpecialistFactory, ensure_zipcodes
 
 
 @pytest.fixture
@@ -23,8 +22,7 @@ def replica():
     configured alias: Django's test isolation allows such connections. The test's committed rows are visible
     through both.
     """
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     default = connections["default"]
     connection = load_backend(default.settings_dict["ENGINE"]).DatabaseWrapper({**default.settings_dict}, "replica1")
     connections._connections.replica1 = connection

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import ZipCode
-from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, ensure_zipcodes
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = Path(os.environ.get("SIJ_AXE_JS", ROOT / "node_modules" / "axe-core" / "axe.min.js"))
@@ -45,8 +43,7 @@ def axe_source():
 
 @pytest.fixture
 def specialist(transactional_db):
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
     surgeon = SpecialistFactory(
         first_name="Maria",

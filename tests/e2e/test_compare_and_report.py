@@ -10,9 +10,8 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import Procedure, ProfileReport, ReportStatus, ZipCode
-from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, UserFactory
+from directory.models import Procedure, ProfileReport, ReportStatus
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, UserFactory, ensure_zipcodes
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -21,8 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def directory_near_60611():
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     cache.clear()  # the report rate limit counts in the cache
     end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
     start = end - datetime.timedelta(days=364)

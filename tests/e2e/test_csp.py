@@ -7,10 +7,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import ZipCode
 from shortlists.models import ShareLink
-from tests.factories import PhysicianFactory, ShortlistFactory, SpecialistFactory, UserFactory
+from tests.factories import PhysicianFactory, ShortlistFactory, SpecialistFactory, UserFactory, ensure_zipcodes
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 PASSWORD = "correct-horse-battery"  # UserFactory's
@@ -49,8 +47,7 @@ def sign_in(browser, path, username):
 
 @pytest.fixture
 def directory(transactional_db):
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     return SpecialistFactory(website="https://example.org/dr", bio="Treats SI-joint pain.")
 
 

@@ -8,18 +8,16 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import Insurance, ZipCode
+from directory.models import Insurance
 from tests.e2e.test_compare_and_report import screenshots
-from tests.factories import PracticeFactory, SpecialistFactory, UserFactory
+from tests.factories import PracticeFactory, SpecialistFactory, UserFactory, ensure_zipcodes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def offices_near_60611():
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     if not Insurance.objects.exists():  # the same: the list the migration loads
         importlib.import_module("directory.migrations.0018_practice_insurance").load_insurance(
             importlib.import_module("django.apps").apps, None

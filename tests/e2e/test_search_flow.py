@@ -9,9 +9,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import Procedure, ZipCode
-from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, TrainingFactory
+from directory.models import Procedure
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, TrainingFactory, ensure_zipcodes
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
@@ -21,8 +20,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def chicago_directory(transactional_db):
     """Three published specialists around Chicago: an experienced surgeon, a nearer generalist, an injector."""
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     end = timezone.localdate().replace(day=1) - datetime.timedelta(days=1)
     start = end - datetime.timedelta(days=364)
     surgeon = SpecialistFactory(

@@ -6,9 +6,7 @@ import io
 import pytest
 from selenium.webdriver.common.by import By
 
-from directory.importers.zipcodes import load_zipcodes
-from directory.models import ZipCode
-from tests.factories import PhysicianFactory, ProcedureVolumeFactory, SpecialistFactory
+from tests.factories import PhysicianFactory, ProcedureVolumeFactory, SpecialistFactory, ensure_zipcodes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,8 +16,7 @@ def item_names(browser):
 
 
 def test_sign_in_search_shortlist_reorder_and_export_csv(browser):
-    if not ZipCode.objects.filter(code="60611").exists():  # an earlier transactional test flushed the table
-        load_zipcodes()
+    ensure_zipcodes()
     physician = PhysicianFactory(username="dr.ames")
     for last_name, count in (("Arden", 40), ("Brightwater", 12)):
         ProcedureVolumeFactory(specialist=SpecialistFactory(first_name="Sam", last_name=last_name), count=count)
