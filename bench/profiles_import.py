@@ -14,6 +14,7 @@ import argparse
 import csv
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -145,6 +146,7 @@ def main() -> None:
         if bench_db:
             with psycopg.connect(server_url, autocommit=True) as admin_connection:
                 admin_connection.execute(f"DROP DATABASE IF EXISTS {bench_db}")
+        shutil.rmtree(workdir, ignore_errors=True)  # the generated file and the SQLite database
 
 
 if __name__ == "__main__":
