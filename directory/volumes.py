@@ -7,11 +7,12 @@ past_year_window() and YEAR_PERIOD_DAYS from here.
 """
 
 import datetime
+import functools
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 
 from directory.models import Procedure, VolumeSource
 
@@ -70,6 +71,23 @@ def select_past_year_volume(volumes, procedure, *, today: datetime.date | None =
 # Translated (locale/es) in whole phrases with named placeholders, so that a language can order them its own way.
 
 
+def kept_per_language(function):
+    """Keep the results of a wording function of its arguments and the active language alone, per language.
+
+    The search index words every count in every language for every specialist it refreshes, and Django's date
+    formatting and catalogue look-ups behind these few functions were half of that (BENCHMARKS.md, "Search
+    index upkeep"); their arguments repeat (a handful of periods, sources and months) across a whole rebuild.
+    """
+    kept = functools.lru_cache(maxsize=4096)(lambda language, *args: function(*args))
+
+    @functools.wraps(function)
+    def wording(*args):
+        return kept(get_language(), *args)
+
+    return wording
+
+
+@kept_per_language
 def procedure_noun(procedure, count) -> str:
     """Return "minimally invasive SI-joint fusion(s)" for `count` (None: the plural, as for an unknown count)."""
     n = 2 if count is None else count
@@ -89,11 +107,13 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+@kept_per_language
 def month_year(day: datetime.date) -> str:
     """Return "Mar 2026" ("mar 2026" in Spanish), in the active language."""
     return date_format(day, pgettext("abbreviated month and year", "M Y"))
 
 
+@kept_per_language
 def format_period(start: datetime.date, end: datetime.date) -> str:
     """Return "Jan–Dec 2025" or "Jul 2024–Jun 2025" (in Spanish "ene–dic 2025")."""
     if start.year == end.year:
@@ -102,6 +122,7 @@ def format_period(start: datetime.date, end: datetime.date) -> str:
     return f"{month_year(start)}–{month_year(end)}"
 
 
+@kept_per_language
 def source_label(source: str) -> str:
     """Return "CMS Medicare", "self-reported", … (an unknown source as it is)."""
     try:

@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 from tqdm import tqdm
 
 from directory import geo
+from directory.importers import bulk
 from directory.models import (
     Affiliation,
     Practice,
@@ -38,49 +39,62 @@ from directory.models import (
     specialists_touched,
 )
 from referral import ranking
+from referral.fastpath import set_prefetched
 from referral.models import SearchEntry
 
 CHUNK = 2000
-UPSERT_BATCH = 500  # rows per INSERT … ON CONFLICT: 20 columns each, well within SQLite's parameter cap
+
+# Every column a refresh writes, in this order; rows are matched on (specialist, practice), their unique key.
+WRITTEN = [field for field in SearchEntry._meta.concrete_fields if not field.primary_key]
+COLUMNS = [field.attname for field in WRITTEN]
+MATCHED = ["specialist", "practice"]
+UPDATED = [field.name for field in WRITTEN if field.name not in MATCHED]
+VALID_UNTIL = COLUMNS.index("valid_until")
 
 
-def entries_for(specialist: Specialist, today) -> list[SearchEntry]:
-    """Return the (unsaved) SearchEntry rows for one specialist with prefetched relations."""
+def entries_for(specialist: Specialist, places: list[tuple[int, float, float]], today) -> list[tuple]:
+    """Return the index rows of one specialist as tuples of COLUMNS, each value as the database gives it back.
+
+    `places` are the (practice id, latitude, longitude) of its located practices; its volumes and trainings
+    are in its prefetch cache (load_chunk). The values compare equal to those read back from the table (the
+    explanation holds only dicts, lists and strings, which JSON keeps as they are).
+    """
     from referral.matching import candidate_from_specialist
 
-    if not specialist.is_published:
+    if not specialist.is_published or not places:
         return []
     candidate = candidate_from_specialist(specialist, 0.0)
     experience = ranking.assess_experience(candidate.volumes, today)
-    results = ranking.static_results(candidate, today, experience)
-    parts = ranking.static_parts(candidate, today, results)
-    explanation = explanations(candidate, today, experience)
-    valid_until = ranking.static_parts_valid_until(candidate, today)
+    explanation, results = explanations(candidate, today, experience)
+    parts = ranking.static_parts(candidate, today, results)  # the scores: the same in every language
     mis = experience.current.get(ranking.Procedure.MIS_SI_FUSION)
-    return [
-        SearchEntry(
-            specialist_id=specialist.pk,
-            practice_id=practice.pk,
-            latitude=practice.latitude,
-            longitude=practice.longitude,
-            band=geo.latitude_band(practice.latitude),
-            last_name_key=specialist.last_name.casefold(),
-            first_name_key=specialist.first_name.casefold(),
-            past_year_mis_fusions=None if mis is None else mis.count,
-            valid_until=valid_until,
-            explanation=explanation,
-            **parts,
-        )
-        for practice in specialist.practices.all()
-        if practice.point is not None
-    ]
+    fixed = {
+        "last_name_key": specialist.last_name.casefold(),
+        "first_name_key": specialist.first_name.casefold(),
+        "past_year_mis_fusions": None if mis is None else mis.count,
+        "valid_until": ranking.static_parts_valid_until(candidate, today),
+        "explanation": explanation,
+        **parts,
+    }
+    rows = []
+    for practice_id, latitude, longitude in places:
+        row = {
+            **fixed,
+            "specialist_id": specialist.pk,
+            "practice_id": practice_id,
+            "latitude": latitude,
+            "longitude": longitude,
+            "band": geo.latitude_band(latitude),
+        }
+        rows.append(tuple(row[name] for name in COLUMNS))
+    return rows
 
 
-def explanations(candidate, today, experience) -> dict:
+def explanations(candidate, today, experience) -> tuple[dict, dict]:
     """Return the reasons and key facts of a candidate in every language of the site: {language: {"reasons":
-    {criterion: reason}, "facts": [fact, …]}}. Written out at indexing time, so that a search in Spanish costs
-    no more than one in English."""
-    written = {}
+    {criterion: reason}, "facts": [fact, …]}}, written out at indexing time so that a search in Spanish costs
+    no more than one in English; and static_results() in the first language, for the part-scores."""
+    written, first = {}, None
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
             results = ranking.static_results(candidate, today, experience)
@@ -88,20 +102,48 @@ def explanations(candidate, today, experience) -> dict:
                 "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
                 "facts": ranking.key_facts(candidate, today=today, experience=experience),
             }
-    return written
+        first = first or results
+    return written, first
+
+
+def load_chunk(ids: list[int]) -> list[tuple[Specialist, list[tuple[int, float, float]]]]:
+    """Load the published ones of these specialists with their counts and trainings (in each one's prefetch
+    cache, in Meta order as prefetch_related would) and their located practices: four plain queries.
+
+    prefetch_related() would do the same in as many queries, but builds a filtered related queryset per object
+    first: that was 40% of a rebuild (BENCHMARKS.md, "Search index upkeep").
+    """
+    specialists = {s.pk: s for s in Specialist.objects.published().filter(pk__in=ids).order_by("pk")}
+    if not specialists:
+        return []
+    volumes = {pk: [] for pk in specialists}
+    of_volume = ProcedureVolume._meta.get_field("specialist")
+    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists):
+        of_volume.set_cached_value(volume, specialists[volume.specialist_id])
+        volumes[volume.specialist_id].append(volume)
+    trainings = {pk: [] for pk in specialists}
+    of_training = Training._meta.get_field("specialist")
+    for training in Training.objects.filter(specialist_id__in=specialists):
+        of_training.set_cached_value(training, specialists[training.specialist_id])
+        trainings[training.specialist_id].append(training)
+    places = {pk: [] for pk in specialists}
+    located = Affiliation.objects.filter(
+        specialist_id__in=specialists, practice__latitude__isnull=False, practice__longitude__isnull=False
+    ).order_by("practice_id")
+    for specialist_id, *place in located.values_list(
+        "specialist_id", "practice_id", "practice__latitude", "practice__longitude"
+    ):
+        places[specialist_id].append(tuple(place))
+    for pk, specialist in specialists.items():
+        set_prefetched(specialist, "volumes", ProcedureVolume, volumes[pk])
+        set_prefetched(specialist, "trainings", Training, trainings[pk])
+    return [(specialist, places[pk]) for pk, specialist in specialists.items()]
 
 
 class Refreshed(NamedTuple):
     written: int  # rows inserted or changed
     removed: int
     unchanged: int
-
-
-# Every column a refresh writes; rows are matched on (specialist, practice), their unique key.
-WRITTEN = [field for field in SearchEntry._meta.concrete_fields if not field.primary_key]
-MATCHED = ["specialist", "practice"]
-KEY = [1 + [field.name for field in WRITTEN].index(name) for name in MATCHED]  # in a row read with the id first
-UPDATED = [field.name for field in WRITTEN if field.name not in MATCHED]
 
 
 def refresh_search_entries(specialist_ids: Iterable[int] | None = None, *, progress: bool = False) -> int:
@@ -119,73 +161,64 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
     index-only), keeps each row's id (a search between its two queries still finds its page rows), and makes a
     refresh of unchanged data write nothing (BENCHMARKS.md, "Search index upkeep").
     """
-    from referral.matching import profile_queryset
-
     today = timezone.localdate()
     counts = [0, 0, 0]
     with transaction.atomic():
         if specialist_ids is None:
-            # Everyone: stream the published specialists in key order, and compare each chunk with the
-            # index rows of its key range (which also holds rows of specialists no longer published).
-            specialists = profile_queryset().order_by("pk")
-            total = specialists.count() if progress else None
+            # Everyone: the published specialists in key order, each chunk compared with the index rows of its
+            # key range (which also holds rows of specialists no longer published).
+            ids = list(Specialist.objects.published().order_by("pk").values_list("pk", flat=True))
             after = 0  # primary keys start at 1
-            with tqdm(total=total, disable=None if progress else True) as bar:
-                for chunk in chunked(specialists.iterator(chunk_size=CHUNK), CHUNK):
-                    last = chunk[-1].pk
-                    in_range = SearchEntry.objects.filter(specialist_id__gt=after, specialist_id__lte=last)
-                    sync_chunk(chunk, in_range, today, counts)
+            with tqdm(total=len(ids), disable=None if progress else True) as bar:
+                for start in range(0, len(ids), CHUNK):
+                    chunk = ids[start : start + CHUNK]
+                    in_range = SearchEntry.objects.filter(specialist_id__gt=after, specialist_id__lte=chunk[-1])
+                    sync_chunk(load_chunk(chunk), in_range, today, counts)
                     bar.update(len(chunk))
-                    after = last
+                    after = chunk[-1]
             sync_chunk([], SearchEntry.objects.filter(specialist_id__gt=after), today, counts)
         else:
             ids = sorted(set(specialist_ids))
             for start in range(0, len(ids), CHUNK):  # keep IN lists short (SQLite caps query parameters)
-                chunk_ids = ids[start : start + CHUNK]
-                specialists = list(profile_queryset().filter(pk__in=chunk_ids).order_by("pk"))
-                sync_chunk(specialists, SearchEntry.objects.filter(specialist_id__in=chunk_ids), today, counts)
+                chunk = ids[start : start + CHUNK]
+                sync_chunk(load_chunk(chunk), SearchEntry.objects.filter(specialist_id__in=chunk), today, counts)
     return Refreshed(*counts)
 
 
-def chunked(items, size):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def sync_chunk(specialists: list[Specialist], stored, today, counts: list[int]) -> None:
-    """Make the index rows in `stored` (a SearchEntry queryset) those of `specialists`; add to counts."""
-    current = {
-        (row[KEY[0]], row[KEY[1]]): row for row in stored.values_list("id", *(field.attname for field in WRITTEN))
-    }
+def sync_chunk(loaded, stored, today, counts: list[int]) -> None:
+    """Make the index rows in `stored` (a SearchEntry queryset) those of `loaded` (load_chunk); add to counts."""
+    current = {(row[1], row[2]): row for row in stored.values_list("id", *COLUMNS)}
     changed = []
-    for specialist in specialists:
-        for entry in entries_for(specialist, today):
-            values = tuple(getattr(entry, field.attname) for field in WRITTEN)
-            row = current.pop((entry.specialist_id, entry.practice_id), None)
-            if row is None or row[1:] != values:
-                changed.append(entry)
+    for specialist, places in loaded:
+        for values in entries_for(specialist, places, today):
+            row = current.pop(values[:2], None)
+            if row is None or not holds(row[1:], values, today):
+                changed.append(values)
             else:
                 counts[2] += 1
     if current:  # practices and specialists that left the search
         gone = [row[0] for row in current.values()]
         for start in range(0, len(gone), CHUNK):
-            SearchEntry.objects.filter(pk__in=gone[start : start + CHUNK]).delete()
+            bulk.delete(SearchEntry.objects.filter(pk__in=gone[start : start + CHUNK]))
         counts[1] += len(gone)
-    if changed:
-        SearchEntry.objects.bulk_create(
-            changed,
-            batch_size=UPSERT_BATCH,
-            update_conflicts=True,
-            unique_fields=MATCHED,
-            update_fields=UPDATED,
-        )
-        counts[0] += len(changed)
+    # One statement per chunk, its values prepared by type rather than compiled by the ORM per object.
+    bulk.upsert_rows(SearchEntry, COLUMNS, changed, unique_fields=MATCHED, update_fields=UPDATED)
+    counts[0] += len(changed)
+
+
+def holds(stored: tuple, fresh: tuple, today) -> bool:
+    """Whether a stored row may stay as it is: the same values, except that its valid_until may be earlier.
+
+    valid_until is at most a year ahead (ranking.static_parts_valid_until), so on each new day that cap moves
+    a day on for rows with no nearer date: most of them. Rewriting a row only for that was 70% of the rows of
+    a refresh of unchanged data made the day after the last one (BENCHMARKS.md, "Search index upkeep"). An
+    earlier date that is still ahead is as right: the row is recomputed from that day (on the fly by the
+    search, and by the daily `refresh_search_index --expired`). A later stored date is not: it is rewritten.
+    """
+    if stored == fresh:
+        return True
+    i = VALID_UNTIL
+    return stored[:i] == fresh[:i] and stored[i + 1 :] == fresh[i + 1 :] and today < stored[i] <= fresh[i]
 
 
 def tidy_search_index() -> str:

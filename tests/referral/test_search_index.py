@@ -6,6 +6,7 @@ import io
 from contextlib import contextmanager
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -17,7 +18,7 @@ from directory.importers.profiles import import_profiles, profiles_for_export, w
 from directory.models import Specialist, batch_changes, specialists_changed, specialists_touched
 from referral.models import SearchEntry
 from tests.directory.test_admin import specialist_form_data
-from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
+from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, TrainingFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/directory/specialist/"
@@ -234,3 +235,52 @@ def test_the_rebuild_command_vacuums_on_postgresql_outside_a_transaction():
     call_command("refresh_search_index", stdout=out, verbosity=0)
     expected = "VACUUM (ANALYZE)" if connection.vendor == "postgresql" else "ANALYZE"
     assert f"then {expected}" in out.getvalue()
+
+
+def test_a_refresh_of_unchanged_data_writes_nothing_on_the_same_day_or_a_later_one():
+    from referral.search_index import sync_search_entries
+
+    today = timezone.localdate()
+    # Rows of every kind: no counts (valid_until is the one-year cap), a suppressed and a stale count, a recent
+    # verification (which ages), trainings, two practices.
+    plain = SpecialistFactory(verified_at=None, practices=[PracticeFactory(zip_code="60611")])
+    counted = SpecialistFactory(
+        verified_at=timezone.now() - datetime.timedelta(days=20),
+        practices=[PracticeFactory(zip_code="60611"), PracticeFactory(zip_code="60614")],
+    )
+    ProcedureVolumeFactory(specialist=counted, count=None, is_suppressed=True, source="cms_medicare")
+    ProcedureVolumeFactory(
+        specialist=counted,
+        procedure="si_injection",
+        period_start=datetime.date(today.year - 4, 1, 1),
+        period_end=datetime.date(today.year - 4, 12, 31),
+    )
+    TrainingFactory(specialist=counted)
+    TrainingFactory(specialist=counted, course="Cadaver lab", year=None)
+    capped = SearchEntry.objects.get(specialist=plain)
+    assert capped.valid_until == today + datetime.timedelta(days=365)
+    stored = {entry.pk: (entry.valid_until, entry.explanation) for entry in SearchEntry.objects.all()}
+
+    assert sync_search_entries() == (0, 0, 3)
+    assert sync_search_entries(SearchEntry.objects.values_list("specialist_id", flat=True)) == (0, 0, 3)
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=1)):
+        # The cap moved a day on; the stored date still holds, so nothing is rewritten.
+        assert sync_search_entries() == (0, 0, 3)
+    assert {entry.pk: (entry.valid_until, entry.explanation) for entry in SearchEntry.objects.all()} == stored
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=366)):
+        # Past the stored date: the rows are recomputed (and would be by the search on the fly).
+        refreshed = sync_search_entries()
+    assert refreshed.written >= 1 and refreshed.removed == 0
+    assert SearchEntry.objects.get(pk=capped.pk).valid_until > capped.valid_until
+
+
+def test_a_stored_valid_until_later_than_it_should_be_is_rewritten():
+    from referral.search_index import sync_search_entries
+
+    specialist = SpecialistFactory(verified_at=None)
+    entry = SearchEntry.objects.get(specialist=specialist)
+    SearchEntry.objects.filter(pk=entry.pk).update(valid_until=entry.valid_until + datetime.timedelta(days=1))
+
+    assert sync_search_entries() == (1, 0, 0)
+    assert SearchEntry.objects.get(pk=entry.pk).valid_until == entry.valid_until
