@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, Q, Subquery
+from django.db.models import BooleanField, Expression, F, Q, Subquery, prefetch_related_objects
 from django.db.models.functions import Greatest
 from django.utils import dateparse, timezone
 
@@ -292,9 +292,13 @@ class Kind:
 
 
 def role_rows():
-    return Affiliation.objects.select_related("specialist", "practice").prefetch_related(
-        "specialist__volumes", "practice__insurance"
-    )
+    # The practices' insurance is read for the pages that include locations, by with_insurance().
+    return Affiliation.objects.select_related("specialist", "practice").prefetch_related("specialist__volumes")
+
+
+def with_insurance(rows) -> None:
+    """Prefetch the insurance of the roles' practices that have any confirmed: none, no query (most pages)."""
+    prefetch_related_objects([row.practice for row in rows if row.practice.insurance_known], "insurance")
 
 
 def role_queryset():
@@ -725,6 +729,8 @@ def search_bundle(kind_name: str, params, *, base: str, lenient=False) -> dict:
     kind = SEARCH[kind_name]
     query = parse_query(kind, params, lenient=lenient)
     rows, total = run_query(query)
+    if any(kind.includes[link] is role_location for link in query.includes):
+        with_insurance(rows)
     ref = r.relative_ref
     entries = [entry(base, kind.name, kind.build(row, ref), "match") for row in rows]
     seen = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in entries}

@@ -11,7 +11,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from directory.models import Affiliation, Practice, Specialty
+from directory.models import Affiliation, Insurance, Practice, Specialty
 from referral.fhir import terminology as t
 from referral.fhir.search import search_bundle
 from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
@@ -130,11 +130,22 @@ def test_healthcare_services_by_specialty(directory):
     assert bundle["total"] == len(offering) == 3
 
 
-def test_a_page_of_roles_with_includes_takes_four_queries(directory, django_assert_num_queries):
+def test_a_page_of_roles_with_includes_takes_three_queries_four_with_insurance(directory, django_assert_num_queries):
     includes = [f"PractitionerRole:{name}" for name in INCLUDES]
-    # The page's ids and the total, the page's rows, their counts, their practices' insurance.
-    with django_assert_num_queries(4):
+    # The page's ids and the total, the page's rows, their counts.
+    with django_assert_num_queries(3):
         bundle = search(specialty=nucc(Specialty.OTHER), _include=includes)
     kinds = sorted({e["resource"]["resourceType"] for e in bundle["entry"]})
     assert kinds == ["HealthcareService", "Location", "Organization", "Practitioner", "PractitionerRole"]
     assert len(matches(bundle)) == 5
+    # A practice with confirmed insurance: its list too, in one more query for the page.
+    directory.insurance_confirmed_on = timezone.localdate()
+    directory.save()
+    directory.insurance.set(Insurance.objects.filter(code="medicare"))
+    with django_assert_num_queries(4):
+        bundle = search(specialty=nucc(Specialty.OTHER), _include=includes)
+    shared = next(e["resource"] for e in bundle["entry"] if e["fullUrl"] == f"{BASE}Location/{directory.pk}")
+    codes = [part["valueCoding"]["code"] for part in shared["extension"][0]["extension"] if "valueCoding" in part]
+    assert codes == ["medicare"]
+    with django_assert_num_queries(3):  # no location included: no insurance read
+        search(specialty=nucc(Specialty.OTHER), _include="PractitionerRole:practitioner")
