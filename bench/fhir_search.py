@@ -9,11 +9,16 @@ Each search is what a directory client sends: `PractitionerRole?location.near=<a
 location, organization and healthcare service, timed from the query string to the JSON bytes of the Bundle
 (referral.fhir.search.search_bundle + the renderer's json.dumps), without HTTP. Searches whose radius holds
 fewer than 20 roles return fewer; the figures count only full pages of 20, overall and per kind of search.
+`--freeze-gc` moves the objects alive after the warm-up out of the garbage collector's reach (gc.freeze(), as a
+server may do once the app is loaded): otherwise about one search in 25 pays a full collection of everything
+Django loaded (tens of milliseconds), whatever the search code does.
+
 The digest covers every Bundle (total, links and entries; not the Bundle's own timestamp): two versions of the code
 give the same digest on the same database only if they give the same answers.
 """
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -71,7 +76,7 @@ def report(label, wall, cpu) -> None:
     )
 
 
-def run(searches: int, seed: int) -> None:
+def run(searches: int, seed: int, freeze_gc: bool = False) -> None:
     rng = random.Random(seed)
     # Origins where practices are: the ZIPs of published practices (the generator spreads them by population).
     codes = list(Specialist.objects.published().values_list("practices__zip_code", flat=True).distinct()[:5000])
@@ -83,6 +88,9 @@ def run(searches: int, seed: int) -> None:
     )
     base = "http://127.0.0.1:8000/fhir/"
     json.dumps(search_bundle("PractitionerRole", query(random.Random(seed + 1), origins)[1], base=base))  # warm up
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
     full, partial, sizes, cpu = [], [], [], []
     by_kind = {"location.near": ([], []), "specialty": ([], [])}
     digest = hashlib.sha256()
@@ -102,7 +110,8 @@ def run(searches: int, seed: int) -> None:
             by_kind[kind][1].append(cpu_ms)
         answer = {key: value for key, value in bundle.items() if key != "meta"}
         digest.update(json.dumps(answer, sort_keys=True).encode())
-    print(f"FHIR PractitionerRole searchset, _count=20 with 4 _includes: {searches} searches")
+    frozen = ", garbage collector frozen after the warm-up" if freeze_gc else ""
+    print(f"FHIR PractitionerRole searchset, _count=20 with 4 _includes: {searches} searches{frozen}")
     if full:
         entries = sum(size[0] for size in sizes) / len(sizes)
         kilobytes = sum(size[1] for size in sizes) / len(sizes) / 1024
@@ -125,5 +134,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--searches", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
-    run(args.searches, args.seed)
+    run(args.searches, args.seed, args.freeze_gc)

@@ -277,7 +277,7 @@ class Kind:
     name: str
     queryset: object  # a callable returning the base QuerySet of published rows
     build: object  # (row, ref) -> resource dict
-    params: dict  # name -> (type, definition URL, handler(values, modifier, param) -> Q)
+    params: dict  # name -> (type, definition URL, handler(values, modifier, param) -> Q or OnSpecialist)
     updated: object  # expression or path for _lastUpdated
     near_param: str | None = None
     # Rows without the published restriction, for searches with OnSpecialist conditions (AnyOf restricts them).
@@ -637,7 +637,8 @@ def check_links(values, supported, key, kind) -> list[str]:
 def filtered(query: Query):
     kind, specialist_where = query.kind, query.specialist_where
     if specialist_where is None and kind.any_specialist_rows and not query.where and query.near is None:
-        # All roles: also from the published specialists' ids (joined, 0.3 s of hashing the affiliation table).
+        # Every role: from the published specialists' ids too (joined, PostgreSQL hashes them and scans the
+        # whole affiliation table, 0.3 s); a search with other parameters keeps the join (they are selective).
         specialist_where = Q()
     if specialist_where is None:
         queryset = kind.queryset()
