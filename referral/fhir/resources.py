@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from directory.links import safe_url
-from directory.models import Procedure
+from directory.models import Procedure, VolumeSource
 from directory.volumes import select_past_year_volume
 from referral.fhir import terminology as t
 
@@ -173,12 +173,13 @@ def new_patients(specialist) -> dict:
 
 def volume_extension(volume) -> dict:
     procedure = Procedure(volume.procedure)
+    procedure_label = t.label(procedure)
     parts = [
         {
             "url": "procedure",
             "valueCodeableConcept": t.concept(
-                (t.canonical("CodeSystem", t.PROCEDURES_CS), t.procedure_code(procedure), str(procedure.label)),
-                str(procedure.label),
+                (t.canonical("CodeSystem", t.PROCEDURES_CS), t.procedure_code(procedure), procedure_label),
+                procedure_label,
             ),
         }
     ]
@@ -195,7 +196,7 @@ def volume_extension(volume) -> dict:
             "valueCoding": {
                 "system": t.canonical("CodeSystem", t.VOLUME_SOURCES_CS),
                 "code": t.source_code(volume.source),
-                "display": volume.get_source_display(),
+                "display": t.label(VolumeSource(volume.source)),
             },
         },
         {"url": "verified", "valueBoolean": volume.verified},

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
-from django.db.models import F, Q
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import connection
+from django.db.models import BooleanField, Expression, F, Q, Subquery, prefetch_related_objects
 from django.db.models.functions import Greatest
 from django.utils import dateparse, timezone
 
@@ -182,7 +183,51 @@ def int_ids(values) -> list[int]:
     return [int(value) for value in values if value.isdigit()]
 
 
-def specialty_q(values, param, prefix="") -> Q:
+@dataclass(frozen=True)
+class OnSpecialist:
+    """A condition on the published specialist of a role (a Q on Specialist), as a handler's answer.
+
+    Roles are filtered on them through `AnyOf` (the published specialists' ids first), not through a join."""
+
+    q: Q
+
+
+class AnyOf(Expression):
+    """`column IN (subquery)`, written `column = ANY(ARRAY(subquery))` on PostgreSQL.
+
+    For `specialty=`, the roles of a few thousand published specialists among a million unpublished rows: joined,
+    PostgreSQL hashes the specialists and scans the whole affiliation table (0.3 s for `specialty=other`, the
+    specialty of the unpublished million), and a page sorted by id may walk the table's primary key instead.
+    ARRAY(subquery) is an InitPlan, run once from the small partial index published_by_specialty, and the
+    affiliations are then looked up by specialist_id; the planner takes an array of unknown length for a small
+    one, so it keeps that plan at any specialty's size. SQLite, which only nests loops, gets the plain IN.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column: str, queryset):
+        super().__init__()
+        self.column, self.subquery = F(column), Subquery(queryset)
+
+    def get_source_expressions(self):
+        return [self.column, self.subquery]
+
+    def set_source_expressions(self, expressions):
+        self.column, self.subquery = expressions
+
+    def as_sql(self, compiler, connection):
+        column, column_params = compiler.compile(self.column)
+        subquery, subquery_params = compiler.compile(self.subquery)  # "(SELECT ...)"
+        return f"{column} IN {subquery}", (*column_params, *subquery_params)
+
+    def as_postgresql(self, compiler, connection):
+        column, column_params = compiler.compile(self.column)
+        subquery, subquery_params = compiler.compile(self.subquery)
+        return f"{column} = ANY(ARRAY{subquery})", (*column_params, *subquery_params)
+
+
+def specialty_q(values, param) -> OnSpecialist:
     specialties = set()
     for value in values:
         system, code = parse_token(value)
@@ -192,7 +237,7 @@ def specialty_q(values, param, prefix="") -> Q:
             specialties.update(Specialty)
         elif code in t.SPECIALTY_BY_NUCC:
             specialties.add(t.SPECIALTY_BY_NUCC[code])
-    return Q(**{f"{prefix}specialty__in": sorted(specialties)})
+    return OnSpecialist(Q(specialty__in=sorted(specialties)))
 
 
 def token_matches(values, fixed) -> bool:
@@ -232,9 +277,11 @@ class Kind:
     name: str
     queryset: object  # a callable returning the base QuerySet of published rows
     build: object  # (row, ref) -> resource dict
-    params: dict  # name -> (type, definition URL, handler(values, modifier, param) -> Q)
+    params: dict  # name -> (type, definition URL, handler(values, modifier, param) -> Q or OnSpecialist)
     updated: object  # expression or path for _lastUpdated
     near_param: str | None = None
+    # Rows without the published restriction, for searches with OnSpecialist conditions (AnyOf restricts them).
+    any_specialist_rows: object = None
     includes: dict = field(default_factory=dict)  # "Kind:param" -> (row -> [(kind, resource id, builder)])
     revincludes: dict = field(default_factory=dict)  # "PractitionerRole:param" -> (rows -> queryset Q)
 
@@ -244,12 +291,18 @@ class Kind:
         return Q(pk__in=int_ids(values))
 
 
+def role_rows():
+    # The practices' insurance is read for the pages that include locations, by with_insurance().
+    return Affiliation.objects.select_related("specialist", "practice").prefetch_related("specialist__volumes")
+
+
+def with_insurance(rows) -> None:
+    """Prefetch the insurance of the roles' practices that have any confirmed: none, no query (most pages)."""
+    prefetch_related_objects([row.practice for row in rows if row.practice.insurance_known], "insurance")
+
+
 def role_queryset():
-    return (
-        published_affiliations()
-        .select_related("specialist", "practice")
-        .prefetch_related("specialist__volumes", "practice__insurance")
-    )
+    return role_rows().filter(specialist__is_published=True)
 
 
 def service_queryset():
@@ -352,6 +405,7 @@ SEARCH = {
         Kind(
             "PractitionerRole",
             queryset=role_queryset,
+            any_specialist_rows=role_rows,
             build=lambda row, ref: r.practitioner_role(row.specialist, row.practice, ref),
             updated=ROLE_UPDATED,
             near_param="location.near",
@@ -375,7 +429,7 @@ SEARCH = {
                 "specialty": (
                     "token",
                     PLAN_NET_PARAM + "practitionerrole-specialty",
-                    lambda values, modifier, param: specialty_q(values, param, "specialist__"),
+                    lambda values, modifier, param: specialty_q(values, param),
                 ),
                 "role": ("token", PLAN_NET_PARAM + "practitionerrole-role", fixed_token_param(t.PHYSICIAN_ROLE)),
             },
@@ -445,7 +499,7 @@ SEARCH = {
                 "specialty": (
                     "token",
                     PLAN_NET_PARAM + "healthcareservice-specialty",
-                    lambda values, modifier, param: specialty_q(values, param, "specialist__"),
+                    lambda values, modifier, param: specialty_q(values, param),
                 ),
                 "service-type": ("token", PLAN_NET_PARAM + "healthcareservice-service-type", service_type_param),
                 "service-category": (
@@ -488,6 +542,8 @@ class Query:
     includes: list[str]
     revincludes: list[str]
     ignored: set[str]
+    specialist_where: Q | None = None  # the OnSpecialist conditions of a role search, AND'ed
+    last_updated: bool = False  # whether `where` refers to fhir_updated
 
 
 def parse_query(kind: Kind, params, *, lenient=False) -> Query:
@@ -497,6 +553,7 @@ def parse_query(kind: Kind, params, *, lenient=False) -> Query:
     the client); then it is left out of the search and of the Bundle's links, as FHIR asks.
     """
     where, near, includes, revincludes, ignored = Q(), None, [], [], set()
+    specialist_where, last_updated = None, False
     count, offset = DEFAULT_COUNT, 0
     for key, raw_values in params.lists():
         name, _, modifier = key.partition(":")
@@ -520,6 +577,7 @@ def parse_query(kind: Kind, params, *, lenient=False) -> Query:
             for raw in raw_values:
                 where &= kind.ids_q(split_values(raw), key)
         elif name == "_lastUpdated":
+            last_updated = True
             for raw in raw_values:
                 where &= _any(date_q("fhir_updated", value, key) for value in split_values(raw))
         elif name in kind.params:
@@ -527,7 +585,11 @@ def parse_query(kind: Kind, params, *, lenient=False) -> Query:
             if modifier and kind.params[name][0] != "string":
                 raise SearchError(f"{key}: modifiers are not supported on {name}.", param=key)
             for raw in raw_values:
-                where &= handler(split_values(raw), modifier, key)
+                condition = handler(split_values(raw), modifier, key)
+                if isinstance(condition, OnSpecialist):
+                    specialist_where = condition.q if specialist_where is None else specialist_where & condition.q
+                else:
+                    where &= condition
         elif lenient:
             ignored.add(key)
         else:
@@ -540,7 +602,7 @@ def parse_query(kind: Kind, params, *, lenient=False) -> Query:
             raise SearchError(
                 f"Unknown or unsupported search parameter {key!r} for {kind.name}; supported: {supported}.", param=key
             )
-    return Query(kind, where, near, count, offset, includes, revincludes, ignored)
+    return Query(kind, where, near, count, offset, includes, revincludes, ignored, specialist_where, last_updated)
 
 
 def parse_int(raw_values, key, low, high) -> int:
@@ -573,22 +635,56 @@ def check_links(values, supported, key, kind) -> list[str]:
 
 
 def filtered(query: Query):
-    # alias() costs nothing unless _lastUpdated refers to it.
-    return query.kind.queryset().alias(fhir_updated=query.kind.updated).filter(query.where)
+    kind, specialist_where = query.kind, query.specialist_where
+    if specialist_where is None and kind.any_specialist_rows and not query.where and query.near is None:
+        # Every role: from the published specialists' ids too (joined, PostgreSQL hashes them and scans the
+        # whole affiliation table, 0.3 s); a search with other parameters keeps the join (they are selective).
+        specialist_where = Q()
+    if specialist_where is None:
+        queryset = kind.queryset()
+    else:
+        specialists = Specialist.objects.published().filter(specialist_where).order_by().values("pk")
+        queryset = (kind.any_specialist_rows or kind.queryset)().filter(AnyOf("specialist_id", specialists))
+    if query.last_updated:
+        # Only then: for roles the alias joins the practice table, a lookup per match.
+        queryset = queryset.alias(fhir_updated=kind.updated)
+    return queryset.filter(query.where)
+
+
+def page_and_total(queryset, offset: int, count: int) -> tuple[list[int], int]:
+    """Return (the ids of the page, by id; the number of matches) in one statement that finds the matches once.
+
+    The matches are a materialized CTE: planned alone, without the page's LIMIT, so PostgreSQL never walks the
+    primary key in order hoping to meet the page's rows early (a `COUNT(*) OVER ()` beside the LIMIT is costed as
+    if the first rows were enough). The LEFT JOIN keeps the count when the page is past the end."""
+    try:
+        matches_sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. _id or specialty values that can match nothing
+        return [], 0
+    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    sql = (
+        f"WITH matches (id) AS {materialized}({matches_sql}) "
+        "SELECT total.n, page.id FROM (SELECT COUNT(*) AS n FROM matches) AS total "
+        "LEFT JOIN (SELECT id FROM matches ORDER BY id LIMIT %s OFFSET %s) AS page ON 1 = 1 ORDER BY page.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, count, offset))
+        rows = cursor.fetchall()
+    return [pk for _total, pk in rows if pk is not None], rows[0][0]
 
 
 def run_query(query: Query) -> tuple[list, int]:
     """Return (rows of the page, total matches): nearest first for `near`, else by id."""
     queryset = filtered(query)
     if query.near is None:
-        total = queryset.count()
-        # The page's ids first (index columns only), then its rows with their relations: sorting every match's
-        # joined rows to keep 20 would cost more than the page itself.
-        page_ids = list(queryset.order_by("pk").values_list("pk", flat=True)[query.offset : query.offset + query.count])
-        by_id = queryset.in_bulk(page_ids) if page_ids and query.count else {}
+        # The page's ids and the total first (index columns only), then the page's rows with their relations:
+        # sorting every match's joined rows to keep 20 would cost more than the page itself. The rows are read
+        # by id from the published ones (not the whole search again): a row unpublished in between is left out.
+        page_ids, total = page_and_total(queryset, query.offset, query.count)
+        by_id = query.kind.queryset().in_bulk(page_ids) if page_ids else {}
         return [by_id[pk] for pk in page_ids if pk in by_id], total
     nearest = nearest_places(query.near, roles=query.kind.name == "PractitionerRole")
-    if query.where:  # the other parameters, on the few candidates only
+    if query.where or query.specialist_where is not None:  # the other parameters, on the few candidates only
         if query.kind.name == "PractitionerRole":
             specialist_ids = {specialist_id for _miles, (specialist_id, _practice_id) in nearest}
             allowed = set(queryset.filter(specialist_id__in=specialist_ids).values_list("specialist_id", "practice_id"))
@@ -598,10 +694,11 @@ def run_query(query: Query) -> tuple[list, int]:
     keys = [key for _miles, key in nearest[query.offset : query.offset + query.count]]
     if not keys:
         return [], len(nearest)
+    published = query.kind.queryset()  # as for a page by id: the keys passed the search
     if query.kind.name == "PractitionerRole":
-        by_key = {(row.specialist_id, row.practice_id): row for row in queryset.filter(role_pairs_q(keys))}
+        by_key = {(row.specialist_id, row.practice_id): row for row in published.filter(role_pairs_q(keys))}
     else:
-        by_key = queryset.in_bulk(keys)
+        by_key = published.in_bulk(keys)
     return [by_key[key] for key in keys if key in by_key], len(nearest)
 
 
@@ -633,6 +730,8 @@ def search_bundle(kind_name: str, params, *, base: str, lenient=False) -> dict:
     kind = SEARCH[kind_name]
     query = parse_query(kind, params, lenient=lenient)
     rows, total = run_query(query)
+    if any(kind.includes[link] is role_location for link in query.includes):
+        with_insurance(rows)
     ref = r.relative_ref
     entries = [entry(base, kind.name, kind.build(row, ref), "match") for row in rows]
     seen = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in entries}

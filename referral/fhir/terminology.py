@@ -5,7 +5,10 @@ at tag 1.2.0): the NUCC codes are in its IndividualAndGroupSpecialtiesVS (the re
 PractitionerRole.specialty and, through SpecialtiesVS, HealthcareService.specialty).
 """
 
+import functools
+
 from django.conf import settings
+from django.utils import translation
 
 from directory.models import Procedure, Service, Specialty, VolumeSource
 from directory.taxonomy import NUCC_SYSTEM, taxonomy_for_specialty
@@ -112,11 +115,21 @@ def concept(system_code_display, text=None) -> dict:
     return result
 
 
+@functools.cache
+def _label(choice, language) -> str:
+    return str(choice.label)
+
+
+def label(choice) -> str:
+    """The choice's label in the active language, translated once per process (a searchset shows hundreds)."""
+    return _label(choice, translation.get_language())
+
+
 def specialty_concept(specialty) -> dict:
     code, display = NUCC_TAXONOMY[Specialty(specialty)]
-    return concept((NUCC_SYSTEM, code, display), str(Specialty(specialty).label))
+    return concept((NUCC_SYSTEM, code, display), label(Specialty(specialty)))
 
 
 def service_concept(service) -> dict:
-    label = str(Service(service).label)
-    return concept((canonical("CodeSystem", SERVICES_CS), service_code(service), label), label)
+    text = label(Service(service))
+    return concept((canonical("CodeSystem", SERVICES_CS), service_code(service), text), text)
