@@ -16,3 +16,11 @@ timeout = 30
 accesslog = "-"
 # %(U)s is the path without the query string; never use %(r)s, %(q)s or %(f)s (the referrer holds the query too).
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+def post_worker_init(worker):
+    """Move what loading the app created out of the garbage collector's view: otherwise about one request in 25
+    pays a full collection of Django's start-up objects, ~50 ms (BENCHMARKS.md, "FHIR API search")."""
+    import gc
+
+    gc.freeze()
