@@ -17,8 +17,8 @@ deleted insurance or ZIP code moves the counter on, so every older answer is ign
 answers and counter, and a change made by another process reaches them within SIJ_SEARCH_CACHE_SECONDS.
 """
 
-import contextlib
 import hashlib
+import logging
 import re
 import secrets
 
@@ -29,8 +29,11 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import translation
+from redis.exceptions import RedisError
 
 from directory.models import Insurance, ZipCode, specialists_changed
+
+logger = logging.getLogger(__name__)
 
 CACHE_ALIAS = "search"
 GENERATION_KEY = "generation"
@@ -80,8 +83,12 @@ def cached_answer(request, endpoint: str, answer):
         return answer()
     cache = caches[CACHE_ALIAS]
     key = answer_key(request, endpoint)
-    found = cache.get_many([GENERATION_KEY, key])
-    generation = current_generation(cache, found)
+    try:
+        found = cache.get_many([GENERATION_KEY, key])
+        generation = current_generation(cache, found)
+    except RedisError as error:  # the search still answers, uncached (nothing about the query is logged)
+        logger.warning("Search cache not used: the cache is unreachable (%s)", type(error).__name__)
+        return answer()
     stored = found.get(key)
     if stored is not None and stored[0] == generation:
         return rebuilt(request, stored)
@@ -89,7 +96,10 @@ def cached_answer(request, endpoint: str, answer):
     if storable(response):
         body = CSRF_VALUE.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
         stored = (generation, response.status_code, response["Content-Type"], body)
-        cache.set(key, stored, settings.SIJ_SEARCH_CACHE_SECONDS)
+        try:
+            cache.set(key, stored, settings.SIJ_SEARCH_CACHE_SECONDS)
+        except RedisError as error:
+            logger.warning("Search answer not cached: the cache is unreachable (%s)", type(error).__name__)
     return response
 
 
@@ -119,8 +129,12 @@ def forget_answers(**_kwargs) -> None:
 
 def bump_generation() -> None:
     cache = caches[CACHE_ALIAS]
-    with contextlib.suppress(ValueError):  # no counter yet (or evicted): the next search starts a new random one
+    try:
         cache.incr(GENERATION_KEY)
+    except ValueError:  # no counter yet (or evicted): the next search starts a new random one
+        pass
+    except RedisError as error:  # answers stored before stay until SIJ_SEARCH_CACHE_SECONDS: say so
+        logger.warning("Search cache not invalidated: the cache is unreachable (%s)", type(error).__name__)
 
 
 def connect_signals() -> None:

@@ -217,3 +217,15 @@ def test_only_the_same_query_string_is_the_same_answer(answers, specialist, clie
     reordered = fetch(client, SEARCH + "?radius=25&prior_lumbar_fusion=yes&zip=60611").content.decode()
     assert "zip=60611&amp;radius=25" in first
     assert "radius=25&amp;prior_lumbar_fusion=yes&amp;zip=60611" in reordered  # its own links, not the first's
+
+
+def test_an_unreachable_cache_leaves_the_search_working_uncached(specialist, settings, client, caplog):
+    settings.SIJ_SEARCH_CACHE_SECONDS = 300
+    settings.CACHES = {
+        **settings.CACHES,
+        "search": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    for url in (API + QUERY, SEARCH + QUERY):
+        assert "Ada Quinlan" in fetch(client, url).content.decode()
+    assert "Search cache not used: the cache is unreachable" in caplog.text
+    assert "60611" not in caplog.text and "lumbar" not in caplog.text  # the query is never logged
