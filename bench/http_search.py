@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -118,6 +119,11 @@ def run_wrk(base: str, script: Path, seconds: int, connections: int, threads: in
     return values
 
 
+def fetch(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=60):  # noqa: S310 - our own 127.0.0.1 server
+        pass
+
+
 def forget_cached(cache_url: str, prefix: str) -> None:
     """Delete this run's cached answers (only keys under its own prefix: the Redis may be shared)."""
     import redis
@@ -147,6 +153,8 @@ def main() -> int:
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/0", help="the Redis of --cache")
     parser.add_argument("--tiny", action="store_true", help="300 + 2,000 specialists, 2 s runs (bench/smoke.py)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--paths", type=int, default=2000, help="distinct random searches per endpoint")
+    parser.add_argument("--warm-all", action="store_true", help="request every path once before the runs")
     parser.add_argument("--port", type=int, help="gunicorn's port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args()
     if args.tiny:
@@ -178,18 +186,21 @@ def main() -> int:
             fill_database(env, args.published, args.unpublished)
         rng = random.Random(args.seed)
         codes = located_zips(url)
-        scripts = {}
+        scripts, paths = {}, {}
         for endpoint in ENDPOINTS:
+            paths[endpoint] = search_paths(codes, endpoint, rng, args.paths)
             scripts[endpoint] = workdir / f"{endpoint}.lua"
-            scripts[endpoint].write_text(lua_script(search_paths(codes, endpoint, rng, 2000), args.seed))
+            scripts[endpoint].write_text(lua_script(paths[endpoint], args.seed))
 
         port = args.port or free_port()
         gunicorn = start_gunicorn(env, port, args.workers, workdir / "access.log", workdir / "error.log")
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", 60)
-        for path in search_paths(codes, "api", rng, 20) + search_paths(codes, "page", rng, 20):
-            with urllib.request.urlopen(base + path, timeout=30):  # noqa: S310 - our own 127.0.0.1 server; warm-up
-                pass
+        warm = paths["api"] + paths["page"] if args.warm_all else paths["api"][:20] + paths["page"][:20]
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:  # warm-up: imports, connections (and the cache)
+            list(pool.map(fetch, [base + path for path in warm]))
+        if args.warm_all:
+            print(f"== warmed: every one of the {len(warm)} search paths requested once", flush=True)
 
         print(
             f"== wrk: {args.connections} connections, {args.threads} threads, {args.seconds} s per run, "
