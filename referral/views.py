@@ -188,8 +188,8 @@ class ResultCard:
 
     The card template used to read them off the model instances: about 75 lookups per card, each trying a
     dictionary key before the attribute, plus the profile URL reversed three times (card, button, map) and
-    the phone parsed twice. Reading them here made the results page's rendering about a third cheaper
-    (BENCHMARKS.md, "Search over HTTP"). `match`, `specialist` and `practice` stay available for anything else.
+    the phone parsed twice. Reading them here is most of a 20% cut of the results page's CPU (BENCHMARKS.md,
+    "Search over HTTP"). `match`, `specialist` and `practice` stay available for anything else.
     """
 
     def __init__(self, match, rank, *, beyond, search_query, services):
