@@ -33,12 +33,21 @@ def redis_url():
 
 @pytest.fixture(params=["locmem", "redis"])
 def answers(request, settings):
+    yield from search_cache(request.param, settings)
+
+
+@pytest.fixture
+def redis_answers(settings):
+    yield from search_cache("redis", settings)
+
+
+def search_cache(kind, settings):
     """The search cache on (300 s) in local memory or in the real Redis under a key prefix of this test's own.
 
     Yields an object whose `entries()` returns every (key, value) the cache holds, as bytes (for the privacy
     checks), and whose `prefix` is the Redis key prefix (None in local memory)."""
     settings.SIJ_SEARCH_CACHE_SECONDS = 300
-    if request.param == "locmem":
+    if kind == "locmem":
         location = f"test-search-{uuid.uuid4().hex}"
         settings.CACHES = {
             **settings.CACHES,
@@ -166,9 +175,8 @@ def test_a_new_procedure_count_is_never_served_from_the_cache(
     assert [volume["count"] for volume in ada["volumes"]] == [40]
 
 
-def test_a_change_announced_by_another_process_reaches_this_one_through_redis(answers, specialist, client):
-    if answers.prefix is None:
-        pytest.skip("local memory is per process: another process's change reaches it after the cache's lifetime")
+def test_a_change_announced_by_another_process_reaches_this_one_through_redis(redis_answers, specialist, client):
+    # (In local memory each process has its own answers: another's change reaches them after their lifetime.)
     fetch(client, API + QUERY)
     fetch(client, SEARCH + QUERY)
     # Another process (a curator's admin save served by another worker) announces a change to the directory.
@@ -178,7 +186,7 @@ def test_a_change_announced_by_another_process_reaches_this_one_through_redis(an
         "DJANGO_SECRET_KEY": "test-only",
         "DATABASE_URL": "sqlite://:memory:",
         "CACHE_URL": redis_url(),
-        "SIJ_SEARCH_CACHE_PREFIX": answers.prefix,
+        "SIJ_SEARCH_CACHE_PREFIX": redis_answers.prefix,
         "SIJ_SEARCH_CACHE_SECONDS": "300",
     }
     # What its receiver of directory.models.specialists_changed does there (its search index is not this test's).
