@@ -13,7 +13,8 @@ Lua script of random real ZIPs, radii and situations against `/api/v1/search`, `
 ceiling: no database, no template), each for --seconds at --connections, twice each, alternating. It prints
 requests/s, p50/p99 latency, errors (socket errors and non-2xx answers) and each endpoint's share of the
 ceiling's requests/s in the same round; the load average before and after each run. No response cache is on
-(the project has none unless SIJ_SEARCH_CACHE is set; --cache sets it). Exit status 1 on any error.
+unless --cache: then SIJ_SEARCH_CACHE_SECONDS=600 in the Redis of --cache-url, under a key prefix of this run's
+own (its keys are deleted at the end). Exit status 1 on any error.
 
 (Issue 13 names it bench/http.py; a script of that name in bench/ would shadow the standard library's `http`
 package for every script run from bench/, since Python puts the script's folder first on sys.path.)
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -117,6 +119,20 @@ def run_wrk(base: str, script: Path, seconds: int, connections: int, threads: in
     return values
 
 
+def fetch(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=60):  # noqa: S310 - our own 127.0.0.1 server
+        pass
+
+
+def forget_cached(cache_url: str, prefix: str) -> None:
+    """Delete this run's cached answers (only keys under its own prefix: the Redis may be shared)."""
+    import redis
+
+    client = redis.Redis.from_url(cache_url)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
 def database_exists(server_url: str, name: str) -> bool:
     with psycopg.connect(server_url, autocommit=True) as admin:
         return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
@@ -133,9 +149,13 @@ def main() -> int:
     parser.add_argument("--unpublished", type=int, default=1_000_000)
     parser.add_argument("--database", help="database name (default: a unique one, dropped afterwards)")
     parser.add_argument("--keep", action="store_true", help="keep the database; reuse it if it already exists")
-    parser.add_argument("--cache", action="store_true", help="turn the search response cache on (SIJ_SEARCH_CACHE)")
+    parser.add_argument("--cache", action="store_true", help="turn the search response cache on (in Redis)")
+    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/0", help="the Redis of --cache")
     parser.add_argument("--tiny", action="store_true", help="300 + 2,000 specialists, 2 s runs (bench/smoke.py)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--paths", type=int, default=2000, help="distinct random searches per endpoint")
+    parser.add_argument("--warm-all", action="store_true", help="request every path once before the runs")
+    parser.add_argument("--port", type=int, help="gunicorn's port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args()
     if args.tiny:
         args.published, args.unpublished, args.seconds, args.connections = 300, 2_000, 2, 4
@@ -144,7 +164,11 @@ def main() -> int:
     server_url = os.environ.get("HTTP_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     name = args.database or f"sij_http_{os.getpid()}_{int(time.time())}"
     url = database_url(server_url, name)
-    env = server_env(url) | {"SIJ_SEARCH_CACHE": "1" if args.cache else "0"}
+    env = server_env(url) | {"SIJ_SEARCH_CACHE_SECONDS": "0"}
+    cache_prefix = f"sij-http-bench-{os.getpid()}-{int(time.time())}"
+    if args.cache:
+        # One cache for every worker (in local memory each would compute every answer once), under our own prefix.
+        env |= {"SIJ_SEARCH_CACHE_SECONDS": "600", "CACHE_URL": args.cache_url, "SIJ_SEARCH_CACHE_PREFIX": cache_prefix}
     reuse = args.keep and database_exists(server_url, name)
     if not reuse:
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -154,23 +178,29 @@ def main() -> int:
     try:
         if reuse:
             print(f"== database {name}: reused as it is", flush=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+            )
         else:
             print(f"== database {name}: {args.published} published + {args.unpublished} unpublished", flush=True)
             fill_database(env, args.published, args.unpublished)
         rng = random.Random(args.seed)
         codes = located_zips(url)
-        scripts = {}
+        scripts, paths = {}, {}
         for endpoint in ENDPOINTS:
+            paths[endpoint] = search_paths(codes, endpoint, rng, args.paths)
             scripts[endpoint] = workdir / f"{endpoint}.lua"
-            scripts[endpoint].write_text(lua_script(search_paths(codes, endpoint, rng, 2000), args.seed))
+            scripts[endpoint].write_text(lua_script(paths[endpoint], args.seed))
 
-        port = free_port()
+        port = args.port or free_port()
         gunicorn = start_gunicorn(env, port, args.workers, workdir / "access.log", workdir / "error.log")
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", 60)
-        for path in search_paths(codes, "api", rng, 20) + search_paths(codes, "page", rng, 20):
-            with urllib.request.urlopen(base + path, timeout=30):  # noqa: S310 - our own 127.0.0.1 server; warm-up
-                pass
+        warm = paths["api"] + paths["page"] if args.warm_all else paths["api"][:20] + paths["page"][:20]
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:  # warm-up: imports, connections (and the cache)
+            list(pool.map(fetch, [base + path for path in warm]))
+        if args.warm_all:
+            print(f"== warmed: every one of the {len(warm)} search paths requested once", flush=True)
 
         print(
             f"== wrk: {args.connections} connections, {args.threads} threads, {args.seconds} s per run, "
@@ -217,6 +247,8 @@ def main() -> int:
         errors = (workdir / "error.log").read_text() if (workdir / "error.log").exists() else ""
         if "Traceback" in errors:
             print(errors[-4000:])
+        if args.cache:
+            forget_cached(args.cache_url, cache_prefix)
         if not args.keep:
             with psycopg.connect(server_url, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -136,6 +136,15 @@ if cache_url := os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL"):  # r
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The optional cache of whole search answers (referral/response_cache.py): seconds an answer is kept, 0 (the
+# default) for none. It is the default cache's server under its own key prefix; in local memory, each process
+# keeps up to 1,000 answers (a results page is about 40 KB).
+SIJ_SEARCH_CACHE_SECONDS = int(os.environ.get("SIJ_SEARCH_CACHE_SECONDS", "0"))
+CACHES["search"] = {
+    **CACHES["default"],
+    "KEY_PREFIX": os.environ.get("SIJ_SEARCH_CACHE_PREFIX", "sij-search"),
+    **({} if cache_url else {"LOCATION": "sij-search", "OPTIONS": {"MAX_ENTRIES": 1000}}),
+}
 RATELIMIT_IP_META_KEY = "config.security.client_ip"
 # Requests per client address ("N/s", "N/m", "N/h", "N/d"); SIJ_RATE_SEARCH also serves the search API.
 SIJ_RATE_SEARCH = os.environ.get("SIJ_RATE_SEARCH", "60/m")

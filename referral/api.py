@@ -5,6 +5,7 @@ of every error come from settings.REST_FRAMEWORK (config/api.py). The search API
 query: a ZIP with a situation is health information.
 """
 
+from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
@@ -13,6 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from directory.models import Specialist
+from referral import response_cache
 from referral.filters import SpecialistFilterSet
 from referral.forms import ApiSearchForm
 from referral.matching import find_specialists, match_specialist, profile_queryset
@@ -50,6 +52,10 @@ class SearchView(PublicApiView):
         responses={200: SearchResponseSerializer, **ERRORS},
     )
     def get(self, request):
+        return response_cache.cached_answer(request, "api", lambda: self.answer(request))
+
+    def answer(self, request):
+        """The search's JSON, rendered here (not by DRF after the view) so that the response cache can keep it."""
         form = ApiSearchForm(request.query_params)
         if not form.is_valid():
             raise ValidationError(form.errors)
@@ -69,7 +75,10 @@ class SearchView(PublicApiView):
             "beyond_radius": result.beyond_radius,
             "volumes": volume_rows(shown),
         }
-        return Response(self.get_serializer(page).data)
+        renderer = request.accepted_renderer  # as DRF's Response would render it, to the byte
+        body = renderer.render(self.get_serializer(page).data, request.accepted_media_type, self.get_renderer_context())
+        charset = f"; charset={renderer.charset}" if renderer.charset else ""
+        return HttpResponse(body, content_type=renderer.media_type + charset)
 
 
 class SpecialistView(PublicApiView):
