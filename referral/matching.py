@@ -323,11 +323,23 @@ def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, to
                 static = ranking.static_sum(ranking.static_parts(candidate, today), weights)
                 nearby[pk] = Near._make(nearby[pk])._replace(static=static)
     total, distance_part = ranking.scorer(weights), ranking.distance_part
+    parts: dict[float, float] = {}  # distance part by rounded distance: a search has a few hundred distinct ones
     scored = []
     for pk, (miles, _practice_id, last, first, static, entry_id) in nearby.items():
         distance = round(miles, 1)
-        scored.append((total(static, distance_part(distance)), distance, last, first, pk, entry_id))
-    return len(scored), ranking.in_result_order(scored, sort=sort, top=top)
+        part = parts.get(distance)
+        if part is None:
+            part = parts[distance] = distance_part(distance)
+        scored.append((total(static, part), distance, last, first, pk, entry_id))
+    count = len(scored)
+    if count > top:  # only rows that can make the top: as good as the top-th on the order's first key
+        if sort == "best":
+            cut = heapq.nlargest(top, [row[0] for row in scored])[-1]
+            scored = [row for row in scored if row[0] >= cut]
+        else:
+            cut = heapq.nsmallest(top, [row[1] for row in scored])[-1]
+            scored = [row for row in scored if row[1] <= cut]
+    return count, ranking.in_result_order(scored, sort=sort, top=top)
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
