@@ -363,6 +363,12 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
     print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
     cpu = [t * 1000 for t in cpu_times]  # this process only: excludes a PostgreSQL server's work
     print(f"  CPU time  p50 {percentile(cpu, 0.5):.2f} ms, p95 {percentile(cpu, 0.95):.2f} ms, max {max(cpu):.2f} ms")
+    for radius in sorted({radius for _origin, radius, _situation in plan}):
+        group = [index for index, (_o, r, _s) in enumerate(plan) if r == radius]
+        wall, cpu_group = [ms[index] for index in group], [cpu[index] for index in group]
+        wall_text = f"{percentile(wall, 0.5):.2f} / {percentile(wall, 0.95):.2f} / {max(wall):.2f}"
+        cpu_text = f"{percentile(cpu_group, 0.5):.2f} / {percentile(cpu_group, 0.95):.2f} / {max(cpu_group):.2f}"
+        print(f"  {radius:>3} miles ({len(group)}): p50 / p95 / max wall {wall_text} ms, CPU {cpu_text} ms")
     started = time.perf_counter()
     sum(range(10**7))
     print(f"  machine load: sum(range(10**7)) took {time.perf_counter() - started:.2f} s (about 0.2 s on an idle core)")
