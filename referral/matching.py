@@ -259,7 +259,7 @@ def scan_query(
     """Return the scan's SQL and parameters, written out: the ORM spends longer compiling it than the database
     takes to run it (BENCHMARKS.md, "Search").
 
-    The windows are a VALUES list joined on (band, longitude): each is one range of the covering index, read
+    The stretches are a VALUES list joined on (band, longitude): each is one range of the covering index, read
     index-only on both databases. The static sum adds ranking.static_sum()'s terms in its order (SQL adds left
     to right, like Python's sum), so a score from it is the same to the last bit.
     """
@@ -271,15 +271,25 @@ def scan_query(
         f"e.{column[name]}"
         for name in ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
     )
-    values = ", ".join(["(%s, %s, %s)"] * len(windows.ranges))
+    # The stretches are written into the SQL as numbers: a widening step can have a thousand, and psycopg parses
+    # a query's placeholders in Python (uncached for long queries), which took longer than the query. They are
+    # our own ints and floats (repr round-trips); a float's last digit as the database parses it cannot matter,
+    # as every stretch extends SLACK_DEGREES past the circle. The first row's casts type the columns (PostgreSQL
+    # reads 1.5 as numeric).
+    first, *rest = windows.ranges
+    values = ", ".join(
+        [
+            f"({int(first[0])}, CAST({float(first[1])!r} AS DOUBLE PRECISION), "
+            f"CAST({float(first[2])!r} AS DOUBLE PRECISION))",
+            *(f"({int(band)}, {float(west)!r}, {float(east)!r})" for band, west, east in rest),
+        ]
+    )
     sql = (
         f"SELECT {select}, CASE WHEN e.{column['valid_until']} > %s THEN {static} END"
         f" FROM (VALUES {values}) AS w JOIN {column['table']} AS e"
         f" ON e.{column['band']} = w.column1 AND e.{column['longitude']} BETWEEN w.column2 AND w.column3"
     )
     params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
-    for band, west, east in windows.ranges:
-        params += [band, west, east]
     where = [f"e.{column['latitude']} BETWEEN %s AND %s"]
     params += [windows.south, windows.north]
     if min_mis_fusions:  # aged rows are re-checked after recomputing
