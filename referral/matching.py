@@ -420,12 +420,15 @@ def find_beyond(
     ones are found and the last of them is nearer, after rounding, than anything unread can be — or when the
     whole earth has been read.
     """
+    low, high = indexed_bands()
+    if low is None:
+        return []
     reach = max(radius_miles * 2, radius_miles + 50)
     read: dict[int, float] = {}  # band -> half-width (degrees of longitude) read so far
     found: dict[int, Near] = {}
     center = origin.point[1]
     while True:
-        widths = reach_by_band(origin.point, reach)
+        widths = {band: width for band, width in reach_by_band(origin.point, reach).items() if low <= band <= high}
         ranges = [
             (band, west, east)
             for band, half_width in widths.items()
@@ -451,6 +454,17 @@ def find_beyond(
         farther = heapq.nsmallest(BEYOND_LIMIT, (near[0] for near in found.values() if near[0] > radius_miles))
         bound = farther[-1] + 0.3 if len(farther) == BEYOND_LIMIT else math.inf
         reach = bound if reach < bound < reach * WIDENING else reach * WIDENING
+
+
+def indexed_bands() -> tuple[int | None, int | None]:
+    """Return the southernmost and northernmost latitude bands of the index (None, None when it is empty): a
+    widening reads no stretch outside them (from Guam, that halves the stretches of its largest steps). Two
+    reads of the covering index's ends."""
+    column = index_columns(SearchEntry.objects.db)
+    band, table = column["band"], column["table"]
+    with connections[SearchEntry.objects.db].cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MIN({band}) FROM {table}), (SELECT MAX({band}) FROM {table})")
+        return cursor.fetchone()
 
 
 def load_volumes(specialists: dict[int, Specialist]) -> None:
