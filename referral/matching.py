@@ -191,9 +191,11 @@ def longitude_ranges(center: float, inner: float | None, outer: float) -> list[t
     else:
         spans = [(center - outer, center - inner), (center + inner, center + outer)]
     ranges = []
-    for west, east in spans:
-        turns = math.floor((west + 180.0) / 360.0)  # bring west into [-180, 180)
-        west, east = west - 360.0 * turns, east - 360.0 * turns
+    for west, east in spans:  # west lies within -360..360: one turn at most brings it within ±180
+        if west < -180.0:
+            west, east = west + 360.0, east + 360.0
+        elif west > 180.0:
+            west, east = west - 360.0, east - 360.0
         ranges += [(west, 180.0), (-180.0, east - 360.0)] if east > 180.0 else [(west, east)]
     return ranges
 

@@ -173,6 +173,7 @@ def covered(windows: matching.Windows, point) -> bool:
     )
 
 
+@hypothesis_settings(deadline=None)
 @given(
     latitude=st.floats(-20, 75),
     longitude=st.floats(-180, 180),
@@ -188,6 +189,7 @@ def test_band_stretches_hold_every_point_of_the_circle(latitude, longitude, mile
         assert covered(matching.circle_windows(origin, miles), point)
 
 
+@hypothesis_settings(deadline=None)
 @given(
     center=st.floats(-180, 180),
     inner=st.floats(0, 180),
