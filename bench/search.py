@@ -433,6 +433,11 @@ def worst(radius: int, sample: int, seed: int) -> None:
     print(f"  CPU   p50 {percentile(cpus, 0.5):.2f} ms, p95 {percentile(cpus, 0.95):.2f} ms, max {max(cpus):.2f} ms")
     for wall, cpu, code, state, count, beyond in sorted(timed, reverse=True)[:5]:
         print(f"  {code} {state}: {wall:.1f} ms wall, {cpu:.1f} ms CPU ({count} within, {beyond} beyond)")
+    for state in REMOTE_STATES:
+        rows = [row for row in timed if row[3] == state]
+        if rows:
+            wall, cpu, code = max(rows, key=lambda row: row[1])[:3]
+            print(f"  {state} ({len(rows)} ZIPs): max CPU {cpu:.1f} ms ({code}, {wall:.1f} ms wall)")
     by_state: dict[str, list[float]] = {}
     for wall, _cpu, _code, state, *_rest in timed:
         by_state.setdefault(state, []).append(wall)
