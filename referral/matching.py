@@ -1,12 +1,13 @@
 """Find the published specialists near a ZIP, ranked for the patient's situation.
 
-The recipe: ZIP centroid → bounding box → one indexed query over the search index (referral.SearchEntry) for
-the (specialist, practice) pairs in the box, with each one's static part-scores already weighted and summed
-in SQL → exact distance to each specialist's nearest practice → radius filter → the total score
-(ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for the requested page only,
-full objects and the reasons and key facts the index holds (two queries). Plain tuples for the candidates keep
-a search fast with thousands of them; the private Django and psycopg APIs that keeps it within its budget live
-in referral/fastpath.py.
+The recipe: ZIP centroid → the circle's stretch of each latitude band (circle_windows) → one indexed query over
+the search index (referral.SearchEntry) for the (specialist, practice) pairs in them, with each one's static
+part-scores already weighted and summed in SQL → exact distance to each specialist's nearest practice → radius
+filter → the total score (ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for
+the requested page only, full objects and the reasons and key facts the index holds (two queries). Plain tuples
+for the candidates keep a search fast with thousands of them; the private Django and psycopg APIs that keeps it
+within its budget live in referral/fastpath.py. Fewer than MIN_RESULTS within the radius: the nearest beyond it,
+in widening rings of band stretches (find_beyond), never the whole index while there are enough to show.
 """
 
 import datetime
