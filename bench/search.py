@@ -3,6 +3,7 @@
 
     DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py generate   # 20k published + 1M unpublished
     DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py run        # 1,000 random-ZIP searches
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py worst      # every ZIP: the slowest ones
 
 `generate` migrates the (scratch!) database, then bulk-inserts synthetic specialists spread across the US by
 state population (2020 census): published ones with practices, services, procedure counts and trainings, and
@@ -362,6 +363,12 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
     print(f"  time      p50 {percentile(ms, 0.5):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, max {max(ms):.2f} ms")
     cpu = [t * 1000 for t in cpu_times]  # this process only: excludes a PostgreSQL server's work
     print(f"  CPU time  p50 {percentile(cpu, 0.5):.2f} ms, p95 {percentile(cpu, 0.95):.2f} ms, max {max(cpu):.2f} ms")
+    for radius in sorted({radius for _origin, radius, _situation in plan}):
+        group = [index for index, (_o, r, _s) in enumerate(plan) if r == radius]
+        wall, cpu_group = [ms[index] for index in group], [cpu[index] for index in group]
+        wall_text = f"{percentile(wall, 0.5):.2f} / {percentile(wall, 0.95):.2f} / {max(wall):.2f}"
+        cpu_text = f"{percentile(cpu_group, 0.5):.2f} / {percentile(cpu_group, 0.95):.2f} / {max(cpu_group):.2f}"
+        print(f"  {radius:>3} miles ({len(group)}): p50 / p95 / max wall {wall_text} ms, CPU {cpu_text} ms")
     started = time.perf_counter()
     sum(range(10**7))
     print(f"  machine load: sum(range(10**7)) took {time.perf_counter() - started:.2f} s (about 0.2 s on an idle core)")
@@ -398,6 +405,46 @@ def run(searches: int, naive_sample: int, seed: int) -> None:
         sys.exit(1)
 
 
+REMOTE_STATES = ("AK", "HI", "PR", "VI", "GU", "AS", "MP")
+
+
+def worst(radius: int, sample: int, seed: int) -> None:
+    """Search from every located ZIP (or a sample of them plus every ZIP of Alaska, Hawaii and the territories)
+    and print the slowest: the searches with nothing near widen farthest."""
+    rng = random.Random(seed)
+    origins = list(ZipCode.objects.located().order_by("code"))
+    if sample:
+        chosen = {z.code for z in rng.sample(origins, min(sample, len(origins)))}
+        origins = [z for z in origins if z.code in chosen or z.state in REMOTE_STATES]
+    find_specialists(origin=origins[0], radius_miles=radius)  # warm up connection and caches
+    timed, digest = [], hashlib.sha256()
+    for origin in tqdm(origins, desc=f"every ZIP, {radius} miles", file=sys.stderr, disable=False, mininterval=10):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = find_specialists(origin=origin, radius_miles=radius)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        timed.append((wall * 1000, cpu * 1000, origin.code, origin.state, result.count, len(result.beyond_radius)))
+        pages = [[summary(m) for m in matches] for matches in (result.matches, result.beyond_radius)]
+        digest.update(repr((origin.code, result.count, pages)).encode())
+    walls, cpus = [row[0] for row in timed], [row[1] for row in timed]
+    widened = sum(1 for row in timed if row[4] < MIN_RESULTS)
+    print(f"worst ZIPs: {len(timed)} searches within {radius} miles ({widened} widened beyond it); {connection.vendor}")
+    print(f"  digest of all results {digest.hexdigest()[:16]}")
+    print(f"  wall  p50 {percentile(walls, 0.5):.2f} ms, p95 {percentile(walls, 0.95):.2f} ms, max {max(walls):.2f} ms")
+    print(f"  CPU   p50 {percentile(cpus, 0.5):.2f} ms, p95 {percentile(cpus, 0.95):.2f} ms, max {max(cpus):.2f} ms")
+    for wall, cpu, code, state, count, beyond in sorted(timed, reverse=True)[:5]:
+        print(f"  {code} {state}: {wall:.1f} ms wall, {cpu:.1f} ms CPU ({count} within, {beyond} beyond)")
+    for state in REMOTE_STATES:
+        rows = [row for row in timed if row[3] == state]
+        if rows:
+            wall, cpu, code = max(rows, key=lambda row: row[1])[:3]
+            print(f"  {state} ({len(rows)} ZIPs): max CPU {cpu:.1f} ms ({code}, {wall:.1f} ms wall)")
+    by_state: dict[str, list[float]] = {}
+    for wall, _cpu, _code, state, *_rest in timed:
+        by_state.setdefault(state, []).append(wall)
+    slowest = sorted(by_state.items(), key=lambda item: -max(item[1]))[:8]
+    print("  max by state: " + ", ".join(f"{state} {max(walls):.1f}" for state, walls in slowest))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -407,9 +454,16 @@ if __name__ == "__main__":
     bench = sub.add_parser("run", help="time the searches")
     bench.add_argument("--searches", type=int, default=1000)
     bench.add_argument("--naive-sample", type=int, default=30, help="searches also run the naive way (slow)")
+    slowest = sub.add_parser("worst", help="search from every ZIP (or a sample plus the remote ones); the slowest")
+    slowest.add_argument("--radius", type=int, default=10)
+    slowest.add_argument(
+        "--sample", type=int, default=0, help="random ZIPs besides AK, HI and the territories (0: all)"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     if args.command == "generate":
         generate(args.published, args.unpublished, args.seed)
+    elif args.command == "worst":
+        worst(args.radius, args.sample, args.seed)
     else:
         run(args.searches, args.naive_sample, args.seed)

@@ -1,16 +1,18 @@
 """Find the published specialists near a ZIP, ranked for the patient's situation.
 
-The recipe: ZIP centroid → bounding box → one indexed query over the search index (referral.SearchEntry) for
-the (specialist, practice) pairs in the box, with each one's static part-scores already weighted and summed
-in SQL → exact distance to each specialist's nearest practice → radius filter → the total score
-(ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for the requested page only,
-full objects and the reasons and key facts the index holds (two queries). Plain tuples for the candidates keep
-a search fast with thousands of them; the private Django and psycopg APIs that keeps it within its budget live
-in referral/fastpath.py.
+The recipe: ZIP centroid → the circle's stretch of each latitude band (circle_windows) → one indexed query over
+the search index (referral.SearchEntry) for the (specialist, practice) pairs in them, with each one's static
+part-scores already weighted and summed in SQL → exact distance to each specialist's nearest practice → radius
+filter → the total score (ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for
+the requested page only, full objects and the reasons and key facts the index holds (two queries). Plain tuples
+for the candidates keep a search fast with thousands of them; the private Django and psycopg APIs that keeps it
+within its budget live in referral/fastpath.py. Fewer than MIN_RESULTS within the radius: the nearest beyond it,
+in widening rings of band stretches (find_beyond), never the whole index while there are enough to show.
 """
 
 import datetime
 import functools
+import heapq
 import logging
 import math
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones beyond it
 BEYOND_LIMIT = 5
+STRETCHES_PER_SELECT = 64  # see scan_query()
+WIDENING = 1.5  # the reach's growth per step of the beyond-radius search (1.5² ≈ 2.3× the area)
 
 
 @dataclass
@@ -122,6 +126,93 @@ def profile_queryset(queryset=None):
     return queryset.published().prefetch_related("practices__insurance", "volumes", "trainings")  # in Meta order
 
 
+# --- Where to look: stretches of latitude bands --------------------------------------------------------
+
+RADIANS_PER_MILE = 1.609344 / geo.GEOPY_EARTH_RADIUS_KM  # the inverse of geo.distance_from()'s angle → miles
+SLACK_DEGREES = 1e-4  # ~10 m past each computed edge: covers the rounding of the trigonometry below
+WHOLE_BAND = 180.0
+
+
+class Windows(NamedTuple):
+    """What one scan reads of the search index: (band, west, east) stretches, within south–north latitudes."""
+
+    ranges: list[tuple[int, float, float]]
+    south: float = -90.0
+    north: float = 90.0
+
+
+def reach_by_band(origin: geo.Point, miles: float) -> dict[int, float]:
+    """Return, for each latitude band (directory.geo.latitude_band) that the circle of `miles` around `origin`
+    reaches, the half-width in degrees of longitude, around the origin's, of the stretch of the band it covers
+    (WHOLE_BAND: all of it). Every point of the band within the circle lies in that stretch.
+
+    On a sphere, the circle's east–west extent at latitude φ is acos((cos θ − sin φ0 sin φ) / (cos φ0 cos φ));
+    it grows from the circle's southern edge to its widest, at asin(sin φ0 / cos θ) (where meridians touch
+    it), and shrinks again, or keeps growing to a pole inside the circle. So a band's widest stretch is at one
+    of its edges or there. The angle is enlarged a little and the widths padded by SLACK_DEGREES, so that
+    rounding never leaves a point out; exact distances are measured after.
+    """
+    theta = miles * RADIANS_PER_MILE * (1 + 1e-9) + 1e-12
+    latitude = origin[0]
+    theta_degrees = math.degrees(theta)
+    south, north = max(latitude - theta_degrees, -90.0), min(latitude + theta_degrees, 90.0)
+    bands = range(geo.latitude_band(south), geo.latitude_band(north) + 1)
+    sin0, cos0, cos_theta = math.sin(math.radians(latitude)), math.cos(math.radians(latitude)), math.cos(theta)
+    if theta >= math.pi / 2 or cos0 < 1e-9:  # half the earth or more (or a pole): whole bands, simply
+        return dict.fromkeys(bands, WHOLE_BAND)
+    widest = math.degrees(math.asin(sin0 / cos_theta)) if abs(sin0) < cos_theta else None
+
+    def half_width(phi: float) -> float:
+        cos_phi = math.cos(math.radians(phi))
+        if cos_phi < 1e-9:
+            return WHOLE_BAND
+        extent = (cos_theta - sin0 * math.sin(math.radians(phi))) / (cos0 * cos_phi)
+        if extent <= -1:
+            return WHOLE_BAND
+        return min(math.degrees(math.acos(min(extent, 1.0))) + SLACK_DEGREES, WHOLE_BAND)
+
+    reach = {}
+    for band in bands:
+        low = max(band / geo.BANDS_PER_DEGREE, south)
+        high = min((band + 1) / geo.BANDS_PER_DEGREE, north)
+        edges = [low, high, widest] if widest is not None and low < widest < high else [low, high]
+        reach[band] = max(half_width(phi) for phi in edges)
+    return reach
+
+
+def longitude_ranges(center: float, inner: float | None, outer: float) -> list[tuple[float, float]]:
+    """Return the longitude ranges (west ≤ east, within ±180°) from `inner` to `outer` degrees either side of
+    `center` (from the center itself when `inner` is None), split where they cross the antimeridian."""
+    if inner is not None and inner >= outer:
+        return []
+    if outer >= WHOLE_BAND and inner is None:
+        return [(-180.0, 180.0)]
+    if inner is None:
+        spans = [(center - outer, center + outer)]
+    else:
+        spans = [(center - outer, center - inner), (center + inner, center + outer)]
+    ranges = []
+    for west, east in spans:  # west lies within -360..360: one turn at most brings it within ±180
+        if west < -180.0:
+            west, east = west + 360.0, east + 360.0
+        elif west > 180.0:
+            west, east = west - 360.0, east - 360.0
+        ranges += [(west, 180.0), (-180.0, east - 360.0)] if east > 180.0 else [(west, east)]
+    return ranges
+
+
+def circle_windows(origin: geo.Point, miles: float) -> Windows:
+    """The stretches of the index within `miles` of `origin`: each band's own width of the circle."""
+    reach = reach_by_band(origin, miles)
+    theta_degrees = math.degrees(miles * RADIANS_PER_MILE * (1 + 1e-9) + 1e-12)
+    ranges = [
+        (band, west, east)
+        for band, half_width in reach.items()
+        for west, east in longitude_ranges(origin[1], None, half_width)
+    ]
+    return Windows(ranges, max(origin[0] - theta_degrees, -90.0), min(origin[0] + theta_degrees, 90.0))
+
+
 # --- Candidates from the search index ----------------------------------------------------------------
 
 
@@ -137,22 +228,24 @@ class Near(NamedTuple):
 
 
 def scan(
-    restrict, origin: ZipCode, reach: float | None, today, weights, min_mis_fusions, insurance=None
+    restrict, origin: ZipCode, windows: "Windows", today, weights, min_mis_fusions, insurance=None, *, limit=None
 ) -> dict[int, Near]:
-    """Return each specialist's nearest indexed practice within `reach` miles (None: anywhere), one query.
+    """Return each specialist's nearest indexed practice among the rows in `windows`, one query; with `limit`,
+    only practices within that many miles.
 
     Reads the index alone (a covering index: no table rows, no join) unless `restrict` (a Specialist queryset:
     the FilterSet's filters) narrows the specialists; aged rows come back without their static sum (None), to
     be recomputed.
     """
-    box = geo.bounding_box(origin.point, reach) if reach is not None else None
+    if not windows.ranges:
+        return {}
     try:
-        sql, params = scan_query(today, weights, box, min_mis_fusions, restrict, insurance)
+        sql, params = scan_query(today, weights, windows, min_mis_fusions, restrict, insurance)
     except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
         return {}
     rows = fetch_all(SearchEntry.objects.db, sql, params)
     miles_to = geo.distance_from(origin.point)
-    limit = math.inf if reach is None else reach
+    limit = math.inf if limit is None else limit
     nearest: dict[int, Near] = {}
     for entry_id, pk, practice_id, latitude, longitude, last, first, static in rows:
         miles = miles_to((latitude, longitude))
@@ -165,42 +258,57 @@ def scan(
 
 
 def scan_query(
-    today, weights, box: geo.BoundingBox | None, min_mis_fusions, restrict, insurance: Insurance | None = None
+    today, weights, windows: "Windows", min_mis_fusions, restrict, insurance: Insurance | None = None
 ) -> tuple[str, list]:
     """Return the scan's SQL and parameters, written out: the ORM spends longer compiling it than the database
     takes to run it (BENCHMARKS.md, "Search").
 
-    The static sum adds ranking.static_sum()'s terms in its order (SQL adds left to right, like Python's sum),
-    so a score from it is the same to the last bit.
+    The stretches are VALUES lists joined on (band, longitude): each is one range of the covering index, read
+    index-only on both databases. The static sum adds ranking.static_sum()'s terms in its order (SQL adds left
+    to right, like Python's sum), so a score from it is the same to the last bit.
     """
     database = SearchEntry.objects.db
     column = index_columns(database)
     today = connections[database].ops.adapt_datefield_value(today)
-    static = " + ".join(f"{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
+    static = " + ".join(f"e.{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
     select = ", ".join(
-        column[name]
+        f"e.{column[name]}"
         for name in ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
     )
-    sql = f"SELECT {select}, CASE WHEN {column['valid_until']} > %s THEN {static} END FROM {column['table']}"
-    params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
-    where = []
-    if box is not None:
-        bands = box.bands()
-        where.append(f"{column['band']} IN ({', '.join(['%s'] * len(bands))})")
-        where.append(f"{column['longitude']} BETWEEN %s AND %s AND {column['latitude']} BETWEEN %s AND %s")
-        params += [*bands, box.west, box.east, box.south, box.north]
+    head = f"SELECT {select}, CASE WHEN e.{column['valid_until']} > %s THEN {static} END FROM (VALUES "
+    join = (
+        f") AS w JOIN {column['table']} AS e"
+        f" ON e.{column['band']} = w.column1 AND e.{column['longitude']} BETWEEN w.column2 AND w.column3 WHERE "
+    )
+    head_params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
+    where = [f"e.{column['latitude']} BETWEEN %s AND %s"]
+    where_params = [windows.south, windows.north]
     if min_mis_fusions:  # aged rows are re-checked after recomputing
-        where.append(f"({column['past_year_mis_fusions']} >= %s OR {column['valid_until']} <= %s)")
-        params += [min_mis_fusions, today]
+        where.append(f"(e.{column['past_year_mis_fusions']} >= %s OR e.{column['valid_until']} <= %s)")
+        where_params += [min_mis_fusions, today]
     if restrict is not None:
         subquery, subquery_params = restrict.published().values("pk").query.sql_with_params()
-        where.append(f"{column['specialist']} IN ({subquery})")
-        params += subquery_params
+        where.append(f"e.{column['specialist']} IN ({subquery})")
+        where_params += subquery_params
     if insurance is not None:  # only the practices that accept it: the card then shows one that does
         subquery, subquery_params = Practice.objects.accepting(insurance).values("pk").query.sql_with_params()
-        where.append(f"{column['practice']} IN ({subquery})")
-        params += subquery_params
-    return sql + (" WHERE " + " AND ".join(where) if where else ""), params
+        where.append(f"e.{column['practice']} IN ({subquery})")
+        where_params += subquery_params
+    # The stretches are written into the SQL as numbers: a widening step can have hundreds, and psycopg parses a
+    # query's placeholders in Python (uncached for long queries), which took longer than the query. They are our
+    # own ints and floats (repr round-trips); a float's last digit as the database parses it cannot matter, as
+    # every stretch extends SLACK_DEGREES past the circle. The first row's casts type the columns (PostgreSQL
+    # reads 1.5 as numeric). At most STRETCHES_PER_SELECT a VALUES list, joined by UNION ALL: given ~200, SQLite
+    # builds a Bloom filter on the index by reading all of it (200 ms at 130k rows) instead of 200 seeks.
+    cast = "CAST({!r} AS DOUBLE PRECISION)"
+    selects, params = [], []
+    for start in range(0, len(windows.ranges), STRETCHES_PER_SELECT):
+        (band, west, east), *rest = windows.ranges[start : start + STRETCHES_PER_SELECT]
+        values = [f"({int(band)}, {cast.format(float(west))}, {cast.format(float(east))})"]
+        values += [f"({int(band)}, {float(west)!r}, {float(east)!r})" for band, west, east in rest]
+        selects.append(head + ", ".join(values) + join + " AND ".join(where))
+        params += head_params + where_params
+    return " UNION ALL ".join(selects), params
 
 
 @functools.cache
@@ -230,11 +338,23 @@ def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, to
                 static = ranking.static_sum(ranking.static_parts(candidate, today), weights)
                 nearby[pk] = Near._make(nearby[pk])._replace(static=static)
     total, distance_part = ranking.scorer(weights), ranking.distance_part
+    parts: dict[float, float] = {}  # distance part by rounded distance: a search has a few hundred distinct ones
     scored = []
     for pk, (miles, _practice_id, last, first, static, entry_id) in nearby.items():
         distance = round(miles, 1)
-        scored.append((total(static, distance_part(distance)), distance, last, first, pk, entry_id))
-    return len(scored), ranking.in_result_order(scored, sort=sort, top=top)
+        part = parts.get(distance)
+        if part is None:
+            part = parts[distance] = distance_part(distance)
+        scored.append((total(static, part), distance, last, first, pk, entry_id))
+    count = len(scored)
+    if count > top:  # only rows that can make the top: as good as the top-th on the order's first key
+        if sort == "best":
+            cut = heapq.nlargest(top, [row[0] for row in scored])[-1]
+            scored = [row for row in scored if row[0] >= cut]
+        else:
+            cut = heapq.nsmallest(top, [row[1] for row in scored])[-1]
+            scored = [row for row in scored if row[1] <= cut]
+    return count, ranking.in_result_order(scored, sort=sort, top=top)
 
 
 def past_year_mis_fusions(candidate: Candidate, today: datetime.date) -> int | None:
@@ -270,7 +390,8 @@ def find_specialists(
     weights = ranking.weights_for(situation)
 
     start = (page - 1) * page_size
-    nearby = scan(restrict, origin, radius_miles, today, weights, min_mis_fusions, insurance)
+    windows = circle_windows(origin.point, radius_miles)
+    nearby = scan(restrict, origin, windows, today, weights, min_mis_fusions, insurance, limit=radius_miles)
     count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, start + page_size)
     on_page = ranked[start:]
     beyond = (
@@ -295,16 +416,60 @@ def find_specialists(
 def find_beyond(
     restrict, origin: ZipCode, radius_miles: float, weights, today, min_mis_fusions, insurance=None
 ) -> list[Ranked]:
-    """Return the nearest (up to BEYOND_LIMIT) candidates outside the radius, widening the search as needed."""
+    """Return the nearest (up to BEYOND_LIMIT) candidates outside the radius, nearest first.
+
+    The search widens in rings, its reach growing by WIDENING a step: each step reads only the stretches of
+    each latitude band (reach_by_band) that the previous ones did not, so no step reads the whole index or
+    reads again what an earlier one read (but at a stretch's edge). A candidate's nearest practice is certain
+    once it lies within the reach (every unread row is farther); the search stops when BEYOND_LIMIT certain
+    ones are found and the last of them is nearer, after rounding, than anything unread can be — or when the
+    whole earth has been read.
+    """
+    low, high = indexed_bands()
+    if low is None:
+        return []
     reach = max(radius_miles * 2, radius_miles + 50)
+    read: dict[int, float] = {}  # band -> half-width (degrees of longitude) read so far
+    found: dict[int, Near] = {}
+    center = origin.point[1]
     while True:
-        limit = reach if reach < 3000 else None  # past 3,000 miles, look everywhere (Alaska, Hawaii, territories)
-        found = scan(restrict, origin, limit, today, weights, min_mis_fusions, insurance)
-        outside = {pk: near for pk, near in found.items() if near[0] > radius_miles}
-        count, nearest = rank(outside, weights, "distance", today, min_mis_fusions, BEYOND_LIMIT)
-        if count >= BEYOND_LIMIT or limit is None:
+        widths = {band: width for band, width in reach_by_band(origin.point, reach).items() if low <= band <= high}
+        ranges = [
+            (band, west, east)
+            for band, half_width in widths.items()
+            for west, east in longitude_ranges(center, read.get(band), half_width)
+        ]
+        for pk, near in scan(restrict, origin, Windows(ranges), today, weights, min_mis_fusions, insurance).items():
+            known = found.get(pk)
+            if known is None or near[:2] < known[:2]:
+                found[pk] = near
+        for band, half_width in widths.items():
+            read[band] = max(half_width, read.get(band, 0.0))
+        everything = reach * RADIANS_PER_MILE >= math.pi  # the circle covers the earth: every row has been read
+        certain = {
+            pk: near for pk, near in found.items() if radius_miles < near[0] and (everything or near[0] <= reach)
+        }
+        count, nearest = rank(certain, weights, "distance", today, min_mis_fusions, BEYOND_LIMIT)
+        # Unread rows lie beyond `reach`: 0.2 mile more than the last one's rounded distance rounds farther.
+        if everything or (count >= BEYOND_LIMIT and nearest[-1].distance_miles + 0.2 < reach):
             return nearest
-        reach *= 4
+        # Rows read past the reach (the stretches are rectangles) bound the answer: the BEYOND_LIMIT-th nearest
+        # specialist is no farther than the BEYOND_LIMIT-th of those found, wherever their nearest practice is.
+        # Reading to just past it (the area read grows with the square of the reach) or one growth step on.
+        farther = heapq.nsmallest(BEYOND_LIMIT, (near[0] for near in found.values() if near[0] > radius_miles))
+        bound = farther[-1] + 0.3 if len(farther) == BEYOND_LIMIT else math.inf
+        reach = bound if reach < bound < reach * WIDENING else reach * WIDENING
+
+
+def indexed_bands() -> tuple[int | None, int | None]:
+    """Return the southernmost and northernmost latitude bands of the index (None, None when it is empty): a
+    widening reads no stretch outside them (from Guam, that halves the stretches of its largest steps). Two
+    reads of the covering index's ends."""
+    column = index_columns(SearchEntry.objects.db)
+    band, table = column["band"], column["table"]
+    with connections[SearchEntry.objects.db].cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MIN({band}) FROM {table}), (SELECT MAX({band}) FROM {table})")
+        return cursor.fetchone()
 
 
 def load_volumes(specialists: dict[int, Specialist]) -> None:
