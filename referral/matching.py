@@ -24,10 +24,10 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone, translation
 
 from directory import geo
-from directory.models import Insurance, Practice, Procedure, ProcedureVolume, Specialist, ZipCode
+from directory.models import Insurance, Practice, Procedure, Specialist, ZipCode
 from directory.volumes import select_past_year_volume
 from referral import ranking
-from referral.fastpath import fetch_all, set_prefetched
+from referral.fastpath import fetch_all
 from referral.models import SearchEntry
 from referral.ranking import NO_SITUATION, SORTS, STATIC_CRITERIA, Candidate, Ranked, Situation
 
@@ -470,20 +470,6 @@ def indexed_bands() -> tuple[int | None, int | None]:
     with connections[SearchEntry.objects.db].cursor() as cursor:
         cursor.execute(f"SELECT (SELECT MIN({band}) FROM {table}), (SELECT MAX({band}) FROM {table})")
         return cursor.fetchone()
-
-
-def load_volumes(specialists: dict[int, Specialist]) -> None:
-    """Load the procedure counts of these specialists (one query), in their Meta order, into each one's
-    prefetch cache: `specialist.volumes.all()` then runs no query (the API lists every match's counts)."""
-    if not specialists:
-        return
-    rows: dict[int, list] = {pk: [] for pk in specialists}
-    field = ProcedureVolume._meta.get_field("specialist")
-    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists):
-        field.set_cached_value(volume, specialists[volume.specialist_id])  # volume.specialist without a query
-        rows[volume.specialist_id].append(volume)
-    for pk, specialist in specialists.items():
-        set_prefetched(specialist, "volumes", ProcedureVolume, rows[pk])
 
 
 def build_matches(scored: list[Ranked], weights, today) -> list[Match]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from directory.models import Procedure, Service, Specialist, Specialty, VolumeSource, ZipCode
 from directory.volumes import add_months
 from referral import ranking
-from referral.matching import find_specialists, load_volumes, match_specialist, profile_queryset
+from referral.matching import find_specialists, match_specialist, profile_queryset
 from referral.models import SearchEntry
 from referral.ranking import Situation
 from referral.search_index import refresh_search_entries
@@ -228,32 +228,7 @@ def test_query_count_does_not_grow_with_results(chicago, django_assert_num_queri
     with django_assert_num_queries(3):
         result = find_specialists(origin=chicago, radius_miles=50)
         [(m.practice.name, m.specialist.full_name, m.reasons, m.facts) for m in result.matches]
-    with django_assert_num_queries(1):
-        load_volumes({m.specialist.pk: m.specialist for m in result.matches})
-        [list(m.specialist.volumes.all()) for m in result.matches]
     assert len(result.matches) == min(results, 20)
-
-
-def test_loaded_volumes_read_like_a_prefetch_and_query_like_the_related_manager(chicago, django_assert_num_queries):
-    specialist = specialist_at("60614")
-    other = specialist_at("60614")  # shares nothing with `specialist`: a query that forgot the relation finds it
-    add_volume(specialist, 5)
-    add_volume(specialist, 7, procedure=Procedure.SI_INJECTION)
-    add_volume(other, 9)
-    expected = list(Specialist.objects.get(pk=specialist.pk).volumes.all())
-    match = next(m for m in find_specialists(origin=chicago, radius_miles=50).matches if m.specialist == specialist)
-    load_volumes({specialist.pk: match.specialist})
-    loaded = match.specialist.volumes
-    with django_assert_num_queries(0):  # read from what the search loaded, in the related manager's order
-        assert list(loaded.all()) == expected
-        assert loaded.count() == 2 and loaded.exists() and loaded.all()[0] == expected[0]
-        assert loaded.first() == expected[0]
-        assert all(v.specialist is match.specialist for v in loaded.all())
-    # anything that needs SQL still queries this specialist's rows only
-    assert set(loaded.values_list("count", flat=True)) == {5, 7}
-    assert list(loaded.filter(count__gt=5)) == [v for v in expected if v.count > 5]
-    assert list(loaded.order_by("-count")) == sorted(expected, key=lambda v: v.count, reverse=True)
-    assert loaded.all().filter(pk__gt=0).count() == 2
 
 
 def test_page_reads_reasons_and_facts_from_the_index_as_computed_afresh(chicago):
