@@ -1,4 +1,4 @@
-"""The search's use of private Django and psycopg APIs, kept in one place: the 10 ms search budget needs them.
+"""The search's use of private Django and psycopg APIs, kept in one place: the search budgets need them.
 
 A search must answer within 10 ms with 20,000 published and a million unpublished records (BENCHMARKS.md,
 "Search"). Two steps cost more than that budget allows when done through the public APIs:
@@ -8,9 +8,10 @@ A search must answer within 10 ms with 20,000 published and a million unpublishe
   third of a large scan's time. Here the query runs on a psycopg cursor with server-side binding and binary
   results, wrapped the way Django wraps its own cursors (`make_cursor` / `make_debug_cursor`), so that query
   logging, `execute_wrappers` and error translation still apply.
-- `set_prefetched()`: the API lists every shown specialist's counts. `prefetch_related()` builds a filtered
-  related query for every object up front, which costs more than the SQL for a page of results; instead the
-  rows loaded in one query are put in the prefetch cache as a `Loaded` QuerySet (setting `_result_cache` and
+- `set_prefetched()`: the search index refresh ranks every published specialist from their counts and
+  trainings, 2,000 at a time. `prefetch_related()` builds a filtered related queryset for every object (more
+  than half of a rebuild's time, BENCHMARKS.md "Search index upkeep"); instead the rows loaded in one plain
+  query per chunk are put in the prefetch cache as a `Loaded` QuerySet (setting `_result_cache` and
   `_prefetch_done`, as Django's prefetch does).
 
 tests/referral/test_fastpath.py checks every private name used here, so that a Django or psycopg upgrade
