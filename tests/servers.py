@@ -1,5 +1,6 @@
-"""Real servers for operations tests: gunicorn with gunicorn.conf.py in a subprocess, and a TCP proxy in front of
-PostgreSQL that a test can hang and close (never the shared server itself)."""
+"""Real servers for operations tests: gunicorn with gunicorn.conf.py in a subprocess, a TCP proxy in front of
+PostgreSQL that a test can hang and close (never the shared server itself), and a key space of its own in the
+shared Redis."""
 
 import contextlib
 import os
@@ -10,9 +11,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from django.conf import settings
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -174,3 +178,34 @@ class TcpProxy:
                 sock.close()
             self.sockets = []
         self.flowing.set()
+
+
+REDIS_URL = os.environ.get("SIJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextlib.contextmanager
+def redis_keys(name: str):
+    """A unique key prefix in the tests' Redis (several test runs may share it), with a connection to it; the
+    prefix's keys are deleted afterwards. Unreachable Redis fails the test in CI, which has one, else skips it."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        connection.ping()
+    except redis.exceptions.RedisError as error:
+        message = f"Redis is not reachable at {REDIS_URL}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    prefix = f"{name}-{uuid.uuid4().hex}"
+    try:
+        yield SimpleNamespace(
+            url=REDIS_URL,
+            prefix=prefix,
+            connection=connection,
+            stored=lambda: list(connection.scan_iter(f"{prefix}:*")),
+        )
+    finally:
+        if keys := list(connection.scan_iter(f"{prefix}:*")):
+            connection.delete(*keys)
+        connection.close()

@@ -4,9 +4,7 @@ docs/security.md lists each rule with the test here that shows it.
 """
 
 import json
-import os
 import re
-import uuid
 from html.parser import HTMLParser
 
 import pytest
@@ -22,6 +20,7 @@ from config.security import client_ip
 from directory.links import safe_url
 from shortlists.models import ApiToken, ShareLink
 from tests.factories import PhysicianFactory, ShortlistFactory, SpecialistFactory
+from tests.servers import redis_keys
 
 PASSWORD = "correct-horse-battery"  # UserFactory's
 PROXY = "10.0.0.2"
@@ -121,26 +120,15 @@ def counters(request, settings):
     if request.param == "locmem":
         yield None
         return
-    import redis
-
-    url = os.environ.get("SIJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    connection = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        connection.ping()
-    except redis.exceptions.RedisError as error:
-        message = f"Redis is not reachable at {url}: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI has Redis: these tests must run there
-        pytest.skip(message)
-    prefix = f"sij-test-{uuid.uuid4().hex}"  # several test runs may share this Redis
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix}
-    }
-    yield lambda: list(connection.scan_iter(f"{prefix}:*"))
-    keys = list(connection.scan_iter(f"{prefix}:*"))
-    if keys:
-        connection.delete(*keys)
-    connection.close()
+    with redis_keys("sij-test") as redis_db:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_db.url,
+                "KEY_PREFIX": redis_db.prefix,
+            }
+        }
+        yield redis_db.stored
 
 
 def assert_too_many(response, period_seconds):

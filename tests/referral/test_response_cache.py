@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from directory.models import Procedure
 from tests.factories import PhysicianFactory, PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
+from tests.servers import REDIS_URL, redis_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +26,6 @@ API = reverse("referral:api-search")
 QUERY = "?zip=60611&radius=25&prior_lumbar_fusion=yes"
 CLIENT_ADDRESS = "203.0.113.77"  # a documentation address: it must appear nowhere in the cache
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"')
-
-
-def redis_url():
-    return os.environ.get("SIJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(params=["locmem", "redis"])
@@ -60,32 +57,18 @@ def search_cache(kind, settings):
         )
         caches["search"].clear()
         return
-    import redis
-
-    connection = redis.Redis.from_url(redis_url(), socket_connect_timeout=2)
-    try:
-        connection.ping()
-    except redis.exceptions.RedisError as error:
-        message = f"Redis is not reachable at {redis_url()}: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI has Redis: these tests must run there
-        pytest.skip(message)
-    prefix = f"sij-test-search-{uuid.uuid4().hex}"  # several test runs may share this Redis
-    settings.CACHES = {
-        **settings.CACHES,
-        "search": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_url(),
-            "KEY_PREFIX": prefix,
-        },
-    }
-    yield SimpleNamespace(
-        prefix=prefix, entries=lambda: [(key, connection.get(key)) for key in connection.scan_iter(f"{prefix}:*")]
-    )
-    keys = list(connection.scan_iter(f"{prefix}:*"))
-    if keys:
-        connection.delete(*keys)
-    connection.close()
+    with redis_keys("sij-test-search") as redis_db:
+        settings.CACHES = {
+            **settings.CACHES,
+            "search": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_db.url,
+                "KEY_PREFIX": redis_db.prefix,
+            },
+        }
+        yield SimpleNamespace(
+            prefix=redis_db.prefix, entries=lambda: [(key, redis_db.connection.get(key)) for key in redis_db.stored()]
+        )
 
 
 @pytest.fixture
@@ -185,7 +168,7 @@ def test_a_change_announced_by_another_process_reaches_this_one_through_redis(re
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_SECRET_KEY": "test-only",
         "DATABASE_URL": "sqlite://:memory:",
-        "CACHE_URL": redis_url(),
+        "CACHE_URL": REDIS_URL,
         "SIJ_SEARCH_CACHE_PREFIX": redis_answers.prefix,
         "SIJ_SEARCH_CACHE_SECONDS": "300",
     }
