@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from directory.models import Service, Specialist, Specialty
+from referral.forms import PatientForm
 
 
 class FlagCheckbox(forms.CheckboxInput):
@@ -78,6 +79,7 @@ class SpecialistFilterSet(django_filters.FilterSet):
     class Meta:
         model = Specialist
         fields = []
+        form = PatientForm
 
     def filter_service(self, queryset, name, value):
         return queryset.offering(*value)

@@ -3,8 +3,10 @@
 import datetime
 
 import pytest
+from django.forms.renderers import DjangoTemplates
 from django.http import QueryDict
-from django.utils import timezone
+from django.test.html import parse_html
+from django.utils import timezone, translation
 
 from directory.models import Procedure, Service, Specialist, Specialty
 from referral.filters import SpecialistFilterSet
@@ -265,3 +267,31 @@ def test_situation_from_the_query_changes_the_ranking():
     close = nearby()
     assert found("zip=60611") == [close.pk, after_fusion.pk]
     assert found("zip=60611&prior_lumbar_fusion=yes") == [after_fusion.pk, close.pk]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "zip=60611",
+        "zip=60611&radius=100&sort=distance&prior_lumbar_fusion=yes&diagnostic_injection=confirmed",
+        "zip=abc&radius=7&page=0",  # errors: aria-invalid and the error ids
+        "zip=60611&service=offers_rf_ablation&service=offers_conservative_care&specialty=pmr&insurance=medicare"
+        "&accepting_new_patients=on&telehealth=on&speaks_spanish=on&language=Polish",
+        "zip=60611&service=nonsense&specialty=nonsense&accepting_new_patients=maybe",
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_patient_forms_draw_the_same_widgets_as_djangos_own_engine(query, language):
+    """The search forms draw their widgets with Jinja2 (speed); the HTML must be what Django's engine draws."""
+
+    engine = DjangoTemplates()
+    with translation.override(language):
+        for form in (search(query), filters(query).form):
+            form.is_valid()
+            assert type(form.renderer).__name__ == "Jinja2"
+            for name in form.fields:
+                fast, reference = form[name], type(form)(form.data, renderer=engine)[name]
+                reference.form.is_valid()
+                for draw in (str, lambda field: field.label_tag(), lambda field: field.errors.as_ul()):
+                    assert parse_html(draw(fast)) == parse_html(draw(reference)), (name, draw(fast))
