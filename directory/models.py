@@ -50,7 +50,7 @@ def normalize_zip(raw) -> str:
     """Return the ZIP5 of "60611", "60611-1234", "606111234" or " 60611 "; raise ValidationError otherwise."""
     match = ZIP_PATTERN.fullmatch(str(raw or "").strip())
     if not match:
-        raise ValidationError("ZIP codes have 5 digits (or ZIP+4, like 60611-1234).", code="zip_format")
+        raise ValidationError(_("ZIP codes have 5 digits (or ZIP+4, like 60611-1234)."), code="zip_format")
     return match.group(1)
 
 
@@ -105,10 +105,10 @@ def verification_cutoff(today=None) -> datetime.datetime:
 
 
 class ZipKind(models.TextChoices):
-    STANDARD = "standard", "street addresses"
-    PO_BOX = "po_box", "PO boxes only"
-    UNIQUE = "unique", "a single organisation"
-    MILITARY = "military", "military (APO/FPO/DPO)"
+    STANDARD = "standard", _("street addresses")
+    PO_BOX = "po_box", _("PO boxes only")
+    UNIQUE = "unique", _("a single organisation")
+    MILITARY = "military", _("military (APO/FPO/DPO)")
 
 
 class ZipCodeQuerySet(models.QuerySet):
@@ -128,7 +128,7 @@ class ZipCodeQuerySet(models.QuerySet):
 def located_zip(code: str, zip_code: "ZipCode | None") -> "ZipCode":
     """Return `zip_code` (the ZipCode row of `code`, or None) if someone can be placed at it; else ValidationError."""
     if zip_code is None:
-        raise ValidationError(f"No such US ZIP: {code}", code="zip_unknown")
+        raise ValidationError(gettext("No such US ZIP: %(code)s") % {"code": code}, code="zip_unknown")
     if problem := zip_code.location_problem:
         raise ValidationError(problem, code="zip_unlocated")
     return zip_code
@@ -179,18 +179,23 @@ class ZipCode(models.Model):
     @property
     def location_problem(self) -> str:
         """Return why no one can be placed at this ZIP, in a sentence that says what to do ("" when located)."""
-        instead = "enter the ZIP code where you live or will be treated"
+        # In the visitor's language: the search page shows these sentences (the admin and imports, in English).
+        words = {"code": self.code, "city": self.city, "state": self.state, "kind": self.get_kind_display()}
+        words["instead"] = gettext("enter the ZIP code where you live or will be treated")
         if self.kind == ZipKind.MILITARY or self.state in MILITARY_STATES:
-            return f"{self.code} is a military (APO/FPO/DPO) address with no fixed location; {instead}."
+            return gettext("%(code)s is a military (APO/FPO/DPO) address with no fixed location; %(instead)s.") % words
         if self.state not in US_STATES_AND_TERRITORIES:
             return (
-                f"{self.code} ({self.city}, {self.state}) is outside the US states and territories this directory "
-                f"covers; {instead}."
+                gettext(
+                    "%(code)s (%(city)s, %(state)s) is outside the US states and territories this directory "
+                    "covers; %(instead)s."
+                )
+                % words
             )
         if self.point is None:
             return (
-                f"{self.code} ({self.city}, {self.state}) serves {self.get_kind_display()} and has no known "
-                f"location; {instead}."
+                gettext("%(code)s (%(city)s, %(state)s) serves %(kind)s and has no known location; %(instead)s.")
+                % words
             )
         return ""
 

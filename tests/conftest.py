@@ -26,6 +26,17 @@ def _fresh_rate_limit_counters():
 
 
 @pytest.fixture(autouse=True)
+def _english_outside_a_request():
+    """Each test starts in the site's language: the locale middleware leaves a request's language (Spanish after
+    an Accept-Language: es request of the test client) active in the thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_search_origins():
     """Each test starts with no cached search origins: a ZIP a test changed is rolled back with its transaction,
     which no signal announces (referral/origins.py)."""

@@ -187,3 +187,18 @@ def test_insurance_names_that_are_words_read_in_spanish_and_carriers_keep_their_
     found = client.get("/api/v1/search?zip=60611", HTTP_ACCEPT_LANGUAGE="es").json()
     accepted = [entry["name"] for entry in found["results"][0]["practice"]["insurance"]["accepted"]]
     assert accepted == ["Medicare", "Self-pay (no insurance)"]
+
+
+@pytest.mark.parametrize(
+    "zip_code, spanish",
+    [
+        ("abcde", "Los códigos ZIP tienen 5 dígitos (o ZIP+4, como 60611-1234)."),
+        ("00000", "No existe el código ZIP 00000 en EE. UU."),
+        ("09001", "09001 es una dirección militar (APO/FPO/DPO) sin ubicación fija; escriba el código ZIP de donde"),
+    ],
+)
+def test_a_zip_that_cannot_be_searched_is_explained_in_spanish(client, db, zip_code, spanish):
+    _response, page = spanish_page(client, reverse("referral:search") + f"?zip={zip_code}")
+    text = " ".join(page.nodes)
+    assert spanish in text
+    assert "ZIP codes have" not in text and "No such US ZIP" not in text and "military" not in text
