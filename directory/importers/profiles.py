@@ -325,10 +325,6 @@ def collection_paused():
             gc.enable()
 
 
-def cell_text(value: str) -> str:
-    return restore_cell(value.strip())
-
-
 def chunked(items, size=900):
     """Yield lists of at most `size` items (SQLite takes at most 999 query parameters on older versions)."""
     items = list(items)
@@ -357,6 +353,7 @@ class _RowImporter:
         self.parsed = {}  # (parse function, cell text) -> (value, problem or None), see _Row.attempt
         self.cleaned = {}  # (model field, type, value) -> (cleaned value, ValidationError or None)
         self.checked_fields = {}  # model -> the fields full_clean() checks
+        self.field_problems = {}  # (model, field name, type, value) -> the field's complaint or None
 
     def clean_value(self, field, value) -> tuple:
         """Return (field.clean(value), None) or (None, the ValidationError), kept per file.
@@ -376,6 +373,14 @@ class _RowImporter:
             if key is not None:
                 self.cleaned[key] = cleaned
         return cleaned
+
+    def field_problem(self, model, name, value) -> str | None:
+        """Return what the model field's own validation (length, URL) says of `value`, or None; kept per file."""
+        key = (model, name, type(value), value)
+        if key not in self.field_problems:
+            _, error = self.clean_value(model._meta.get_field(name), value)
+            self.field_problems[key] = None if error is None else " ".join(error.messages)
+        return self.field_problems[key]
 
     def full_clean(self, instance):
         """instance.full_clean(exclude=FULL_CLEAN_EXCLUDE, validate_constraints=False), with field checks kept
@@ -408,7 +413,10 @@ class _RowImporter:
             raise ValidationError(errors)
 
     def cells(self, values) -> dict:
-        padded = [cell_text(value) for value in values] + [""] * (len(self.columns) - len(values))
+        # restore_cell() changes only a cell that starts with an apostrophe: calling it for those alone halved
+        # the cost of reading the cells (a tenth of an unchanged re-import).
+        texts = [restore_cell(text) if text[:1] == "'" else text for text in map(str.strip, values)]
+        padded = texts + [""] * (len(self.columns) - len(values))
         return dict(zip(self.columns, padded, strict=False))
 
     def load(self, rows):
@@ -560,9 +568,9 @@ class _Row:
 
     def check_field(self, model, name, column, value):
         """Run the model field's own validation (length, URL) so that the row reports it with the others."""
-        _, error = self.importer.clean_value(model._meta.get_field(name), value)
-        if error is not None:
-            self.errors.append((column, " ".join(error.messages)))
+        problem = self.importer.field_problem(model, name, value)
+        if problem is not None:
+            self.errors.append((column, problem))
 
     def parse(self) -> "_Row":
         npi = self.attempt("npi", parse_npi, self.cells.get("npi", ""))
