@@ -504,7 +504,8 @@ class _RowImporter:
         if raw not in self.zip_codes:
             try:
                 code = normalize_zip(raw)
-                self.load_zip_rows({code})
+                if code not in self.zip_rows:  # load() took the file's ZIPs: a look-up each was 8% of a re-import
+                    self.load_zip_rows({code})
                 self.zip_codes[raw] = located_zip(code, self.zip_rows[code])
             except ValidationError as error:
                 self.zip_codes[raw] = error
