@@ -4,6 +4,8 @@ These paths skip model save() and signals, so they write no django-simple-histor
 (insert_with_history, history_rows); the large importers record what each source said in SourceRecord instead.
 """
 
+from functools import partial
+
 from django.db import connection, connections
 from django.utils import timezone
 from simple_history.utils import get_change_reason_from_object
@@ -81,10 +83,30 @@ def _row_shape(model, names: list[str]):
     converters = [
         None
         if field.get_internal_type() in _PLAIN_TYPES
-        else (lambda value, f=field: f.get_db_prep_save(value, database))
+        else _memoised(partial(field.get_db_prep_save, connection=database))
         for field in given
     ]
     return given + rest, converters, constants
+
+
+def _memoised(convert):
+    """Return `convert` remembering its result per value: the rows of one insert repeat the same dates and times
+    (a count's period, the import's timestamp, None), and preparing each again was two fifths of writing a first
+    profiles import (BENCHMARKS.md). Values that cannot be keys (JSON lists and dicts) are prepared every time.
+    """
+    prepared = {}
+
+    def converted(value):
+        try:
+            key = (type(value), value)  # a date and the datetime of its midnight are different values
+            return prepared[key]
+        except KeyError:
+            prepared[key] = result = convert(value)
+            return result
+        except TypeError:  # unhashable
+            return convert(value)
+
+    return converted
 
 
 def _tuples(rows, converters, constants):

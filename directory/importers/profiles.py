@@ -9,13 +9,14 @@ import copy
 import csv
 import gc
 import re
+from collections import namedtuple
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DatabaseError, transaction
-from django.db.models import Prefetch
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db.models import Model, Prefetch
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -75,6 +76,7 @@ PRACTICE_COLUMN_OF = {field_name: column for column, field_name in PRACTICE_COLU
 SERVICE_COLUMNS = [service.value for service in Service]
 TEXT_COLUMNS = ["first_name", "last_name", "credentials", "website"]
 BOOLEAN_COLUMNS = ["accepting_new_patients", "telehealth", *SERVICE_COLUMNS]
+BOOLEAN_FIELDS = [*((column, column) for column in BOOLEAN_COLUMNS), ("published", "is_published")]  # (column, field)
 VOLUME_PERIOD_COLUMNS = ["volume_period_start", "volume_period_end", "volume_source"]
 COLUMNS = [
     "npi",
@@ -324,10 +326,6 @@ def collection_paused():
             gc.enable()
 
 
-def cell_text(value: str) -> str:
-    return restore_cell(value.strip())
-
-
 def chunked(items, size=900):
     """Yield lists of at most `size` items (SQLite takes at most 999 query parameters on older versions)."""
     items = list(items)
@@ -347,15 +345,17 @@ class _RowImporter:
         self.zip_rows = {}  # code -> ZipCode (or None when unknown)
         self.specialists = {}  # NPI -> Specialist on file
         self.affiliations = {}  # NPI -> [Affiliation], primary first
-        self.trainings = {}  # NPI -> [Training]
-        self.volumes = {}  # NPI -> [ProcedureVolume]
+        self.trainings = {}  # NPI -> [Training, or its row on file (see rows_on_file)]
+        self.volumes = {}  # NPI -> [ProcedureVolume, or its row on file]
         self.practices = {}  # (name, address_line1, zip_code) -> [Practice], oldest first
         self.now = timezone.now()
         self.insurance = _InsuranceOnFile()
         self.writes = _Writes(self)
         self.parsed = {}  # (parse function, cell text) -> (value, problem or None), see _Row.attempt
+        self.read_cells = {}  # (column, parse function, cell text) -> (value, problem or None), see _Row.read
         self.cleaned = {}  # (model field, type, value) -> (cleaned value, ValidationError or None)
         self.checked_fields = {}  # model -> the fields full_clean() checks
+        self.field_problems = {}  # (model, field name, type, value) -> the field's complaint or None
 
     def clean_value(self, field, value) -> tuple:
         """Return (field.clean(value), None) or (None, the ValidationError), kept per file.
@@ -375,6 +375,15 @@ class _RowImporter:
             if key is not None:
                 self.cleaned[key] = cleaned
         return cleaned
+
+    def field_problem(self, model, name, value) -> str | None:
+        """Return what the model field's own validation (length, URL) says of `value`, or None; kept per file."""
+        key = (model, name, type(value), value)
+        problem = self.field_problems.get(key, UNCHECKED)
+        if problem is UNCHECKED:
+            _, error = self.clean_value(model._meta.get_field(name), value)
+            problem = self.field_problems[key] = None if error is None else " ".join(error.messages)
+        return problem
 
     def full_clean(self, instance):
         """instance.full_clean(exclude=FULL_CLEAN_EXCLUDE, validate_constraints=False), with field checks kept
@@ -407,7 +416,10 @@ class _RowImporter:
             raise ValidationError(errors)
 
     def cells(self, values) -> dict:
-        padded = [cell_text(value) for value in values] + [""] * (len(self.columns) - len(values))
+        # restore_cell() changes only a cell that starts with an apostrophe: calling it for those alone halved
+        # the cost of reading the cells (a tenth of an unchanged re-import).
+        texts = [restore_cell(text) if text[:1] == "'" else text for text in map(str.strip, values)]
+        padded = texts + [""] * (len(self.columns) - len(values))
         return dict(zip(self.columns, padded, strict=False))
 
     def load(self, rows):
@@ -417,22 +429,23 @@ class _RowImporter:
             for specialist in Specialist.objects.filter(npi__in=chunk):
                 self.specialists[specialist.npi] = specialist
         npi_of = {specialist.pk: npi for npi, specialist in self.specialists.items()}
-        by_pk = {}
+        # Trainings and counts, most of what is on file, stay rows: a row changes few of them, and building a
+        # model instance of each was a fifth of an unchanged re-import (BENCHMARKS.md).
+        affiliations = []
         for chunk in chunked(npi_of):
-            for affiliation in (
-                Affiliation.objects.filter(specialist_id__in=chunk).select_related("practice").primary_first()
-            ):
-                affiliation.practice = by_pk.setdefault(affiliation.practice_id, affiliation.practice)
-                self.affiliations.setdefault(npi_of[affiliation.specialist_id], []).append(affiliation)
-            for training in Training.objects.filter(specialist_id__in=chunk).order_by("id"):
+            affiliations += Affiliation.objects.filter(specialist_id__in=chunk).primary_first()
+            for training in rows_on_file(Training.objects.filter(specialist_id__in=chunk).order_by("id")):
                 self.trainings.setdefault(npi_of[training.specialist_id], []).append(training)
-            for volume in ProcedureVolume.objects.filter(specialist_id__in=chunk).order_by("id"):
+            for volume in rows_on_file(ProcedureVolume.objects.filter(specialist_id__in=chunk).order_by("id")):
                 self.volumes.setdefault(npi_of[volume.specialist_id], []).append(volume)
+        # One Practice object per practice (the file's practices by name, then those linked but not named).
         names = {cells["practice_name"] for cells in rows if cells.get("practice_name")}
-        names |= {practice.name for practice in by_pk.values()}
-        for chunk in chunked(names):
-            for practice in Practice.objects.filter(name__in=chunk):
-                by_pk.setdefault(practice.pk, practice)
+        by_pk = self.load_practices(name__in=names)
+        by_pk |= self.load_practices(pk__in={a.practice_id for a in affiliations} - set(by_pk))
+        by_pk |= self.load_practices(name__in={practice.name for practice in by_pk.values()} - names)
+        for affiliation in affiliations:
+            affiliation.practice = by_pk[affiliation.practice_id]
+            self.affiliations.setdefault(npi_of[affiliation.specialist_id], []).append(affiliation)
         for practice in sorted(by_pk.values(), key=lambda practice: practice.pk):
             self.practices.setdefault(practice_key(practice), []).append(practice)
         if any(cells.get(column) for cells in rows for column in INSURANCE_COLUMNS):  # else nothing to compare
@@ -444,6 +457,14 @@ class _RowImporter:
             except ValidationError:
                 continue
         self.load_zip_rows(codes | {practice.zip_code for practice in by_pk.values()})
+
+    @staticmethod
+    def load_practices(**lookup) -> dict:
+        """Return {pk: Practice} of the practices with `lookup` (one field__in lookup), in chunks."""
+        ((name, values),) = lookup.items()
+        return {
+            practice.pk: practice for chunk in chunked(values) for practice in Practice.objects.filter(**{name: chunk})
+        }
 
     def load_zip_rows(self, codes):
         codes = {code for code in codes if code and code not in self.zip_rows}
@@ -483,7 +504,8 @@ class _RowImporter:
         if raw not in self.zip_codes:
             try:
                 code = normalize_zip(raw)
-                self.load_zip_rows({code})
+                if code not in self.zip_rows:  # load() took the file's ZIPs: a look-up each was 8% of a re-import
+                    self.load_zip_rows({code})
                 self.zip_codes[raw] = located_zip(code, self.zip_rows[code])
             except ValidationError as error:
                 self.zip_codes[raw] = error
@@ -491,6 +513,23 @@ class _RowImporter:
         if isinstance(found, ValidationError):
             raise found
         return found
+
+
+UNCHECKED = object()  # not looked at yet (None is a value that passed)
+
+
+def parsed_cell(parse, text) -> tuple:
+    """Return (parse(text), None), or (None, the problem as a sentence for the file's author)."""
+    try:
+        return (parse(text), None)
+    except ValidationError as error:
+        return (None, " ".join(error.messages))
+    except ValueError as error:
+        return (None, str(error))
+
+
+def not_clearable(column) -> str:
+    return f"{CLEAR} cannot empty this column: {NOT_CLEARABLE[column]}."
 
 
 def practice_key(practice) -> tuple:
@@ -522,10 +561,33 @@ class _Row:
             return None
         if text.lower() == CLEAR:
             if column in NOT_CLEARABLE:
-                self.errors.append((column, f"{CLEAR} cannot empty this column: {NOT_CLEARABLE[column]}."))
+                self.errors.append((column, not_clearable(column)))
                 return None
             return ""
         return text
+
+    def read(self, column, parse):
+        """given() then attempt(), for a column CLEAR cannot empty: the parsed cell, or None when it is blank
+        (or refused: the problem is added to the row's errors).
+
+        The outcome is kept per file by column and text, so that each yes/no cell (14 a row) costs one look-up
+        instead of two calls: a tenth of parsing an unchanged re-import.
+        """
+        text = self.cells.get(column, "")
+        key = (column, parse, text)
+        outcome = self.importer.read_cells.get(key)
+        if outcome is None:
+            if not text:
+                outcome = (None, None)
+            elif text.lower() == CLEAR:
+                outcome = (None, not_clearable(column))
+            else:
+                outcome = parsed_cell(parse, text)
+            self.importer.read_cells[key] = outcome
+        value, problem = outcome
+        if problem is not None:
+            self.errors.append((column, problem))
+        return value
 
     def attempt(self, column, parse, text):
         """Return parse(text), or None with the problem added to the row's errors.
@@ -536,13 +598,7 @@ class _Row:
         key = (parse, text)
         parsed = self.importer.parsed.get(key)
         if parsed is None:
-            try:
-                parsed = (parse(text), None)
-            except ValidationError as error:
-                parsed = (None, " ".join(error.messages))
-            except ValueError as error:
-                parsed = (None, str(error))
-            self.importer.parsed[key] = parsed
+            parsed = self.importer.parsed[key] = parsed_cell(parse, text)
         value, problem = parsed
         if problem is not None:
             self.errors.append((column, problem))
@@ -550,9 +606,9 @@ class _Row:
 
     def check_field(self, model, name, column, value):
         """Run the model field's own validation (length, URL) so that the row reports it with the others."""
-        _, error = self.importer.clean_value(model._meta.get_field(name), value)
-        if error is not None:
-            self.errors.append((column, " ".join(error.messages)))
+        problem = self.importer.field_problem(model, name, value)
+        if problem is not None:
+            self.errors.append((column, problem))
 
     def parse(self) -> "_Row":
         npi = self.attempt("npi", parse_npi, self.cells.get("npi", ""))
@@ -568,18 +624,17 @@ class _Row:
             if text is not None:
                 self.fields[column] = text
                 self.check_field(Specialist, column, column, text)
-        if (text := self.given("specialty")) is not None:
-            self.fields["specialty"] = self.attempt("specialty", parse_specialty, text)
+        if (specialty := self.read("specialty", parse_specialty)) is not None:
+            self.fields["specialty"] = specialty
         if (text := self.given("languages")) is not None:
             self.fields["languages"] = "; ".join(split_list(text))
             self.check_field(Specialist, "languages", "languages", self.fields["languages"])
-        for column, name in [*((column, column) for column in BOOLEAN_COLUMNS), ("published", "is_published")]:
-            if (text := self.given(column)) is not None:
-                self.fields[name] = self.attempt(column, parse_bool, text)
+        for column, name in BOOLEAN_FIELDS:
+            if (value := self.read(column, parse_bool)) is not None:
+                self.fields[name] = value
             elif creating:
                 self.fields[name] = False  # a new profile: blank means no (unknown)
-        if (text := self.given("verified")) is not None:
-            self.verified = self.attempt("verified", parse_bool, text)
+        self.verified = self.read("verified", parse_bool)
         if creating and npi:
             reported = {column for column, _ in self.errors}
             missing = [c for c in NEW_SPECIALIST_COLUMNS if not self.fields.get(c) and c not in reported]
@@ -825,11 +880,13 @@ class _Row:
         stale = [training for training in existing if training not in keep]
         if not stale and not to_add:
             return []
+        gone = [(training, editable(Training, training)) for training in stale]
         added = [Training(specialist=self.target, course=course, year=year) for course, year in to_add]
         for training in added:
             self.validate(training, column_of=TRAINING_COLUMN)
-        commits.append(lambda: self.importer.writes.trainings(self.target, keep, added, stale, self.reason))
-        diffs.append(Change("si_training", trainings_text(existing), trainings_text(self.trainings)))
+        commits.append(lambda: self.importer.writes.trainings(self.target, keep, added, gone, self.reason))
+        on_file = [(training.course, training.year) for training in existing]
+        diffs.append(Change("si_training", trainings_text(on_file), trainings_text(self.trainings)))
         return ["trainings"]
 
     def write_volumes(self, diffs, commits) -> list[str]:
@@ -857,14 +914,14 @@ class _Row:
             if count is None:  # CLEAR
                 if volume is None:
                     continue
-                deleted.append(volume)
+                deleted.append((volume, editable(ProcedureVolume, volume)))
             else:
                 if volume is not None and volume.count == count and not volume.is_suppressed:
                     continue
                 new = (
                     ProcedureVolume(specialist=self.target, procedure=procedure, **period)
                     if volume is None
-                    else copy.copy(volume)
+                    else editable(ProcedureVolume, volume)
                 )
                 new.count, new.is_suppressed, new.verified = count, False, False  # a new number: unverified
                 self.validate(new, column_of={**column_of, "count": column})
@@ -935,11 +992,12 @@ class _Writes:
         affiliations.insert(0, affiliation)
         self.new_affiliations.append(affiliation)
 
-    def trainings(self, specialist, keep, added, stale, reason):
-        for training in [*added, *stale]:
+    def trainings(self, specialist, keep, added, gone, reason):
+        """Keep a row's new trainings and those it drops ((on file, instance to delete) pairs)."""
+        for training in [*added, *(instance for _, instance in gone)]:
             training._change_reason = reason
         self.new_trainings += added
-        self.gone_trainings += stale
+        self.gone_trainings += [instance for _, instance in gone]
         self.importer.trainings[specialist.npi] = [*keep, *added]
 
     def volumes(self, specialist, written, deleted, reason):
@@ -952,10 +1010,10 @@ class _Writes:
                 self.changed_volumes.append(new)
                 on_file.remove(old)
             on_file.append(new)
-        for volume in deleted:
-            volume._change_reason = reason
+        for volume, instance in deleted:  # (on file, instance to delete)
+            instance._change_reason = reason
             on_file.remove(volume)
-        self.gone_volumes += deleted
+            self.gone_volumes.append(instance)
 
     def insurance(self, practice, plans, confirmed_on, reason):
         self.importer.insurance.remember(practice, plans, confirmed_on)
@@ -1048,9 +1106,33 @@ def verified_text(specialist) -> str:
     return f"yes ({specialist.verified_at:%Y-%m-%d})" if specialist.verified_at else "no"
 
 
-def trainings_text(trainings) -> str:
-    pairs = [(t.course, t.year) if isinstance(t, Training) else t for t in trainings]
+def trainings_text(pairs) -> str:
+    """Return (course, year) pairs as their CSV cell."""
     return "; ".join(f"{course} ({year})" if year else course for course, year in pairs)
+
+
+@cache
+def row_type(model):
+    """The named tuple of a model's concrete fields (attribute names: specialist_id), with pk as on the model."""
+    attnames = [field.attname for field in model._meta.concrete_fields]
+    base = namedtuple(f"{model.__name__}Row", attnames)
+    pk = attnames.index(model._meta.pk.attname)
+    return type(base.__name__, (base,), {"__slots__": (), "pk": property(lambda row: row[pk])})
+
+
+def rows_on_file(queryset):
+    """Return the queryset's objects as rows of row_type(model): their fields read as an instance's do, at a
+    fraction of the cost of building model instances (editable() makes an instance of one that changes)."""
+    model = queryset.model
+    row = row_type(model)
+    return [row._make(values) for values in queryset.values_list(*row._fields)]
+
+
+def editable(model, on_file) -> Model:
+    """Return a model instance to change or delete: a copy of an instance, or one built from a row on file."""
+    if isinstance(on_file, Model):
+        return copy.copy(on_file)
+    return model.from_db(DEFAULT_DB_ALIAS, on_file._fields, on_file)
 
 
 parse_specialty = partial(parse_choice, choices=Specialty)
