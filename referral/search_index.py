@@ -24,7 +24,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone, translation
+from django.utils import timezone
 from tqdm import tqdm
 
 from directory import geo
@@ -93,15 +93,18 @@ def entries_for(specialist: Specialist, places: list[tuple[int, float, float]], 
 def explanations(candidate, today, experience) -> tuple[dict, dict]:
     """Return the reasons and key facts of a candidate in every language of the site: {language: {"reasons":
     {criterion: reason}, "facts": [fact, …]}}, written out at indexing time so that a search in Spanish costs
-    no more than one in English; and static_results() in the first language, for the part-scores."""
+    no more than one in English; and static_results() in the first language, for the part-scores.
+
+    Each language is passed to the ranking rather than activated: its wording is kept per language
+    (directory.volumes.kept_per_language), and activating a language per candidate cost more than looking up
+    most of its words."""
     written, first = {}, None
     for language, _name in settings.LANGUAGES:
-        with translation.override(language):
-            results = ranking.static_results(candidate, today, experience)
-            written[language] = {
-                "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
-                "facts": ranking.key_facts(candidate, today=today, experience=experience),
-            }
+        results = ranking.static_results(candidate, today, experience, language=language)
+        written[language] = {
+            "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
+            "facts": ranking.key_facts(candidate, today=today, experience=experience, language=language),
+        }
         first = first or results
     return written, first
 
