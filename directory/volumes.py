@@ -30,6 +30,7 @@ SOURCE_PREFERENCE = [
 YEAR_PERIOD_DAYS = range(334, 397)
 
 
+@functools.lru_cache(maxsize=4096)  # a rebuild asks it for the same few days 130,000 times (0.5 s of 21 profiled)
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """Return the same day `months` months later (earlier when negative), clamped to the month's last day."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
@@ -156,6 +157,12 @@ def _verification(verified: bool, verified_on: datetime.date | None) -> str:
     return gettext("verified %(month)s") % {"month": month_year(verified_on)} if verified_on else gettext("verified")
 
 
+@kept_per_language
+def grouped(count: int) -> str:
+    """Return 1250 as "1,250" (in Spanish too, as written in the United States: config/formats/es)."""
+    return number_format(count, force_grouping=True)
+
+
 # Counts repeat far less than periods or sources (a count and a verification date per row): room for the
 # distinct counts of a large directory in both languages.
 COUNT_WORDS_KEPT = 2**15
@@ -172,12 +179,13 @@ def describe_volume(volume, *, verified_on: datetime.date | None = None, languag
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
 def _described(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
-    period = format_period(period_start, period_end)
+    language = get_language()  # the language being worded, passed on to the kept words below
+    period = format_period(period_start, period_end, language=language)
     if count is None:
         values = {
-            "procedures": sentence(procedure_noun(procedure, None)),
+            "procedures": sentence(procedure_noun(procedure, None, language=language)),
             "period": period,
-            "source": source_label(source),
+            "source": source_label(source, language=language),
         }
         if source == VolumeSource.CMS_MEDICARE:
             return (
@@ -185,11 +193,11 @@ def _described(procedure, count, period_start, period_end, source, verified, ver
             )
         return gettext("%(procedures)s in %(period)s: not published by %(source)s") % values
     return gettext("%(count)s %(procedures)s in %(period)s (%(source)s, %(verification)s)") % {
-        "count": number_format(count, force_grouping=True),
-        "procedures": procedure_noun(procedure, count),
+        "count": grouped(count, language=language),
+        "procedures": procedure_noun(procedure, count, language=language),
         "period": period,
-        "source": source_label(source),
-        "verification": _verification(verified, verified_on),
+        "source": source_label(source, language=language),
+        "verification": _verification(verified, verified_on, language=language),
     }
 
 
@@ -201,20 +209,21 @@ def volume_fact(volume, *, verified_on: datetime.date | None = None, language: s
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
 def _fact(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
-    period = format_period(period_start, period_end)
-    source_words = source_label(source)
+    language = get_language()  # the language being worded, passed on to the kept words below
+    period = format_period(period_start, period_end, language=language)
+    source_words = source_label(source, language=language)
     if count is None:
         return gettext("%(procedures)s: not published by %(source)s, %(period)s") % {
-            "procedures": sentence(procedure_noun(procedure, None)),
+            "procedures": sentence(procedure_noun(procedure, None, language=language)),
             "source": source_words,
             "period": period,
         }
     return gettext("%(count)s %(procedures)s, %(period)s, %(source)s, %(verification)s") % {
-        "count": number_format(count, force_grouping=True),
-        "procedures": procedure_noun(procedure, count),
+        "count": grouped(count, language=language),
+        "procedures": procedure_noun(procedure, count, language=language),
         "period": period,
         "source": source_words,
-        "verification": _verification(verified, verified_on),
+        "verification": _verification(verified, verified_on, language=language),
     }
 
 
