@@ -10,7 +10,7 @@ import datetime
 import functools
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 
@@ -30,6 +30,7 @@ SOURCE_PREFERENCE = [
 YEAR_PERIOD_DAYS = range(334, 397)
 
 
+@functools.lru_cache(maxsize=4096)  # a rebuild asks it for the same few days 130,000 times (0.5 s of 21 profiled)
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """Return the same day `months` months later (earlier when negative), clamped to the month's last day."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
@@ -71,19 +72,32 @@ def select_past_year_volume(volumes, procedure, *, today: datetime.date | None =
 # Translated (locale/es) in whole phrases with named placeholders, so that a language can order them its own way.
 
 
-def kept_per_language(function):
-    """Keep the results of a wording function of its arguments and the active language alone, per language.
+def kept_per_language(function=None, *, maxsize=4096):
+    """Keep the results of a wording function of its arguments and a language alone, per language.
 
-    The search index words every count in every language for every specialist it refreshes, and Django's date
-    formatting and catalogue look-ups behind these few functions were half of that (BENCHMARKS.md, "Search
-    index upkeep"); their arguments repeat (a handful of periods, sources and months) across a whole rebuild.
+    The search index words every count and reason in every language for every specialist it refreshes, and
+    Django's catalogue look-ups and date and number formatting behind them were most of a rebuild (BENCHMARKS.md,
+    "Search index upkeep"); their arguments repeat (a handful of periods, sources, counts and months) across a
+    whole rebuild. The wrapped function takes `language=` (the active language when None): a caller wording many
+    things in one language passes it once instead of paying for get_language() (asgiref's Local) on every call.
+    A result not kept yet is worded with that language active. Arguments must be hashable plain values (a
+    model instance hashes by its primary key alone, whatever its fields hold).
     """
-    kept = functools.lru_cache(maxsize=4096)(lambda language, *args: function(*args))
+    if function is None:
+        return functools.partial(kept_per_language, maxsize=maxsize)
+
+    @functools.lru_cache(maxsize=maxsize)
+    def kept(language, *args):
+        if language == get_language():
+            return function(*args)
+        with translation.override(language):
+            return function(*args)
 
     @functools.wraps(function)
-    def wording(*args):
-        return kept(get_language(), *args)
+    def wording(*args, language=None):
+        return kept(language or get_language(), *args)
 
+    wording.cache_clear = kept.cache_clear
     return wording
 
 
@@ -131,63 +145,98 @@ def source_label(source: str) -> str:
         return source
 
 
-def _verification(volume, verified_on: datetime.date | None) -> str:
-    if not volume.verified:
+def wording_key(volume) -> tuple:
+    """Return the fields of a count that its words depend on, as plain values (the key its words are kept by)."""
+    return (volume.procedure, volume.count, volume.period_start, volume.period_end, volume.source, volume.verified)
+
+
+@kept_per_language
+def _verification(verified: bool, verified_on: datetime.date | None) -> str:
+    if not verified:
         return gettext("not verified")
     return gettext("verified %(month)s") % {"month": month_year(verified_on)} if verified_on else gettext("verified")
 
 
-def describe_volume(volume, *, verified_on: datetime.date | None = None) -> str:
+@kept_per_language
+def grouped(count: int) -> str:
+    """Return 1250 as "1,250" (in Spanish too, as written in the United States: config/formats/es)."""
+    return number_format(count, force_grouping=True)
+
+
+# Counts repeat far less than periods or sources (a count and a verification date per row): room for the
+# distinct counts of a large directory in both languages.
+COUNT_WORDS_KEPT = 2**15
+
+
+def describe_volume(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a ranking reason: "34 minimally invasive SI-joint fusions in Jan–Dec 2025 (self-reported, verified)".
 
     A suppressed count reads "… not published by CMS Medicare (fewer than 11 patients)", never 0.
     """
-    period = format_period(volume.period_start, volume.period_end)
-    if volume.count is None:
+    # An unverified count reads "not verified" whenever the profile was verified: the date is not part of its key.
+    return _described(*wording_key(volume), verified_on if volume.verified else None, language=language)
+
+
+@kept_per_language(maxsize=COUNT_WORDS_KEPT)
+def _described(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
+    language = get_language()  # the language being worded, passed on to the kept words below
+    period = format_period(period_start, period_end, language=language)
+    if count is None:
         values = {
-            "procedures": sentence(procedure_noun(volume.procedure, None)),
+            "procedures": sentence(procedure_noun(procedure, None, language=language)),
             "period": period,
-            "source": source_label(volume.source),
+            "source": source_label(source, language=language),
         }
-        if volume.source == VolumeSource.CMS_MEDICARE:
+        if source == VolumeSource.CMS_MEDICARE:
             return (
                 gettext("%(procedures)s in %(period)s: not published by %(source)s (fewer than 11 patients)") % values
             )
         return gettext("%(procedures)s in %(period)s: not published by %(source)s") % values
     return gettext("%(count)s %(procedures)s in %(period)s (%(source)s, %(verification)s)") % {
-        "count": number_format(volume.count, force_grouping=True),
-        "procedures": procedure_noun(volume.procedure, volume.count),
+        "count": grouped(count, language=language),
+        "procedures": procedure_noun(procedure, count, language=language),
         "period": period,
-        "source": source_label(volume.source),
-        "verification": _verification(volume, verified_on),
+        "source": source_label(source, language=language),
+        "verification": _verification(verified, verified_on, language=language),
     }
 
 
-def volume_fact(volume, *, verified_on: datetime.date | None = None) -> str:
+def volume_fact(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a result card's key fact: "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported,
     verified Mar 2026" (`verified_on`: when the profile was verified)."""
-    period = format_period(volume.period_start, volume.period_end)
-    source = source_label(volume.source)
-    if volume.count is None:
+    return _fact(*wording_key(volume), verified_on if volume.verified else None, language=language)
+
+
+@kept_per_language(maxsize=COUNT_WORDS_KEPT)
+def _fact(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
+    language = get_language()  # the language being worded, passed on to the kept words below
+    period = format_period(period_start, period_end, language=language)
+    source_words = source_label(source, language=language)
+    if count is None:
         return gettext("%(procedures)s: not published by %(source)s, %(period)s") % {
-            "procedures": sentence(procedure_noun(volume.procedure, None)),
-            "source": source,
+            "procedures": sentence(procedure_noun(procedure, None, language=language)),
+            "source": source_words,
             "period": period,
         }
     return gettext("%(count)s %(procedures)s, %(period)s, %(source)s, %(verification)s") % {
-        "count": number_format(volume.count, force_grouping=True),
-        "procedures": procedure_noun(volume.procedure, volume.count),
+        "count": grouped(count, language=language),
+        "procedures": procedure_noun(procedure, count, language=language),
         "period": period,
-        "source": source,
-        "verification": _verification(volume, verified_on),
+        "source": source_words,
+        "verification": _verification(verified, verified_on, language=language),
     }
 
 
-def describe_stale(volume) -> str:
+def describe_stale(volume, *, language: str | None = None) -> str:
     """Return "Minimally invasive SI-joint fusions: last count is from 2022, too old to count"."""
+    return _stale(volume.procedure, volume.period_end.year, language=language)
+
+
+@kept_per_language
+def _stale(procedure, year: int) -> str:
     return gettext("%(procedures)s: last count is from %(year)s, too old to count") % {
-        "procedures": sentence(procedure_noun(volume.procedure, None)),
-        "year": volume.period_end.year,
+        "procedures": sentence(procedure_noun(procedure, None)),
+        "year": year,
     }
 
 
@@ -197,7 +246,7 @@ def volume_columns(volume) -> tuple[str, str]:
         return "", ""
     count = gettext("not published by source") if volume.count is None else str(volume.count)
     period = format_period(volume.period_start, volume.period_end)
-    return count, f"{period}, {source_label(volume.source)}, {_verification(volume, None)}"
+    return count, f"{period}, {source_label(volume.source)}, {_verification(volume.verified, None)}"
 
 
 def count_text(volume) -> str:

@@ -15,13 +15,14 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import get_language, gettext, gettext_lazy, ngettext
 
 from directory import geo
 from directory.models import Procedure, Service
 from directory.volumes import (
     describe_stale,
     describe_volume,
+    kept_per_language,
     leaves_window_on,
     month_year,
     select_past_year_volume,
@@ -294,61 +295,96 @@ def assess_experience(volumes: Iterable, today: datetime.date) -> Experience:
     return Experience(current, stale)
 
 
-def _volume_reason(experience: Experience, procedures, nothing: str) -> str:
-    parts = [describe_volume(experience.current[p]) for p in procedures if p in experience.current]
-    parts += [describe_stale(experience.stale[p]) for p in procedures if p in experience.stale]
-    return "; ".join(parts) if parts else str(nothing)
+# Each criterion's reason is worded by a function of the few plain values it depends on, kept per language
+# (directory.volumes.kept_per_language): the search index words every criterion in every language for every
+# specialist, and these values repeat across a directory. `language` is the language to word it in (the active
+# one when None); the part-scores never depend on it.
 
 
-def surgical_experience(c: Candidate, experience: Experience) -> tuple[float, str]:
+def _volume_parts(experience: Experience, procedures, language) -> list[str]:
+    parts = [describe_volume(experience.current[p], language=language) for p in procedures if p in experience.current]
+    parts += [describe_stale(experience.stale[p], language=language) for p in procedures if p in experience.stale]
+    return parts
+
+
+@kept_per_language
+def _no_count_reason(criterion: str) -> str:
+    if criterion == SURGICAL_EXPERIENCE:
+        return gettext("No past-year SI-joint fusion count on record")
+    return gettext("No past-year SI-joint injection count on record")
+
+
+def surgical_experience(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
     n = sum(credited_count(experience.current.get(p)) for p in SURGICAL_PROCEDURES)
-    reason = _volume_reason(experience, SURGICAL_PROCEDURES, gettext("No past-year SI-joint fusion count on record"))
+    parts = _volume_parts(experience, SURGICAL_PROCEDURES, language)
+    reason = "; ".join(parts) if parts else _no_count_reason(SURGICAL_EXPERIENCE, language=language)
     return saturating(n, SURGICAL_K), reason
 
 
-def nonsurgical_experience(c: Candidate, experience: Experience) -> tuple[float, str]:
+@kept_per_language
+def _offers_reason(offers: tuple) -> str:
+    services = gettext(" and ").join(in_sentence(str(Service(s).label)) for s in offers)
+    return gettext("; offers %(services)s") % {"services": services}
+
+
+def nonsurgical_experience(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
     n = sum(credited_count(experience.current.get(p)) for p in NONSURGICAL_PROCEDURES)
-    offers = [s for s in (Service.THERAPEUTIC_SI_INJECTION, Service.RF_ABLATION) if s in c.services]
+    offers = tuple(s for s in (Service.THERAPEUTIC_SI_INJECTION, Service.RF_ABLATION) if s in c.services)
     part = 0.7 * saturating(n, NONSURGICAL_K) + 0.15 * len(offers)
-    nothing = gettext("No past-year SI-joint injection count on record")
-    reason = _volume_reason(experience, NONSURGICAL_PROCEDURES, nothing)
+    parts = _volume_parts(experience, NONSURGICAL_PROCEDURES, language)
+    reason = "; ".join(parts) if parts else _no_count_reason(NONSURGICAL_EXPERIENCE, language=language)
     if offers:
-        services = gettext(" and ").join(in_sentence(str(Service(s).label)) for s in offers)
-        reason += gettext("; offers %(services)s") % {"services": services}
+        reason += _offers_reason(offers, language=language)
     return part, reason
 
 
-def training(c: Candidate, experience: Experience) -> tuple[float, str]:
-    n = c.training_count
+@kept_per_language
+def _training_reason(n: int, latest: str) -> str:
     if not n:
-        return 0.0, gettext("No SI-joint training on record")
-    if c.latest_training:
-        reason = ngettext(
+        return gettext("No SI-joint training on record")
+    if latest:
+        return ngettext(
             "%(count)d recorded SI-joint training (latest: %(latest)s)",
             "%(count)d recorded SI-joint trainings (latest: %(latest)s)",
             n,
-        ) % {"count": n, "latest": c.latest_training}
-    else:
-        reason = ngettext("%(count)d recorded SI-joint training", "%(count)d recorded SI-joint trainings", n) % {
-            "count": n
-        }
-    return 1.0 - 0.5**n, reason
+        ) % {"count": n, "latest": latest}
+    return ngettext("%(count)d recorded SI-joint training", "%(count)d recorded SI-joint trainings", n) % {"count": n}
 
 
-def mis_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
-    if Service.MIS_SI_FUSION in c.services:
-        return 1.0, gettext(
+def training(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
+    n = c.training_count
+    return (1.0 - 0.5**n if n else 0.0), _training_reason(n, c.latest_training, language=language)
+
+
+@kept_per_language
+def _mis_fusion_reason(offered: str | None) -> str:
+    if offered == Service.MIS_SI_FUSION:
+        return gettext(
             "Offers minimally invasive SI-joint fusion (smaller incisions, shorter recovery than open fusion)"
         )
+    if offered == Service.OPEN_SI_FUSION:
+        return gettext("Offers open SI-joint fusion only, not the minimally invasive procedure")
+    return gettext("Does not offer minimally invasive SI-joint fusion")
+
+
+def mis_fusion(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
+    if Service.MIS_SI_FUSION in c.services:
+        return 1.0, _mis_fusion_reason(Service.MIS_SI_FUSION, language=language)
     if Service.OPEN_SI_FUSION in c.services:
-        return 0.3, gettext("Offers open SI-joint fusion only, not the minimally invasive procedure")
-    return 0.0, gettext("Does not offer minimally invasive SI-joint fusion")
+        return 0.3, _mis_fusion_reason(Service.OPEN_SI_FUSION, language=language)
+    return 0.0, _mis_fusion_reason(None, language=language)
 
 
-def diagnostic_injection(c: Candidate, experience: Experience) -> tuple[float, str]:
-    if Service.DIAGNOSTIC_SI_INJECTION in c.services:
-        return 1.0, gettext("Confirms the diagnosis with an image-guided diagnostic SI-joint injection")
-    return 0.0, gettext("Does not list an image-guided diagnostic SI-joint injection")
+@kept_per_language
+def _diagnostic_injection_reason(offered: bool) -> str:
+    if offered:
+        return gettext("Confirms the diagnosis with an image-guided diagnostic SI-joint injection")
+    return gettext("Does not list an image-guided diagnostic SI-joint injection")
+
+
+def diagnostic_injection(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
+    offered = Service.DIAGNOSTIC_SI_INJECTION in c.services
+    return float(offered), _diagnostic_injection_reason(offered, language=language)
 
 
 CONSERVATIVE_PARTS = {
@@ -358,46 +394,69 @@ CONSERVATIVE_PARTS = {
 }
 
 
-def conservative_care(c: Candidate, experience: Experience) -> tuple[float, str]:
-    offered = [s for s in CONSERVATIVE_PARTS if s in c.services]
+@kept_per_language
+def _conservative_care_reason(offered: tuple) -> str:
     if not offered:
-        return 0.0, gettext("Does not list non-surgical SI-joint care")
+        return gettext("Does not list non-surgical SI-joint care")
     names = ", ".join(in_sentence(str(Service(s).label)) for s in offered)
-    return sum(CONSERVATIVE_PARTS[s] for s in offered), gettext("Non-surgical care first: %(services)s") % {
-        "services": names
-    }
+    return gettext("Non-surgical care first: %(services)s") % {"services": names}
 
 
-def lumbar_fusion(c: Candidate, experience: Experience) -> tuple[float, str]:
+def conservative_care(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
+    offered = tuple(s for s in CONSERVATIVE_PARTS if s in c.services)
+    score = sum(CONSERVATIVE_PARTS[s] for s in offered) if offered else 0.0
+    return score, _conservative_care_reason(offered, language=language)
+
+
+@kept_per_language
+def _lumbar_fusion_reason(checks: bool, treats: bool) -> str:
+    if checks and treats:
+        return gettext("Checks the SI joint in every low-back work-up and treats pain after lumbar fusion")
+    if checks:
+        return gettext("Checks the SI joint in every low-back work-up")
+    if treats:
+        return gettext("Treats pain after lumbar fusion")
+    return gettext("Does not say they check the SI joint in low-back work-ups")
+
+
+def lumbar_fusion(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
     checks = Service.EVALUATES_SI_IN_LUMBAR_WORKUP in c.services
     treats = Service.TREATS_POST_LUMBAR_FUSION in c.services
-    if checks and treats:
-        reason = gettext("Checks the SI joint in every low-back work-up and treats pain after lumbar fusion")
-    elif checks:
-        reason = gettext("Checks the SI joint in every low-back work-up")
-    elif treats:
-        reason = gettext("Treats pain after lumbar fusion")
-    else:
-        reason = gettext("Does not say they check the SI joint in low-back work-ups")
-    return 0.5 * checks + 0.5 * treats, reason
+    return 0.5 * checks + 0.5 * treats, _lumbar_fusion_reason(checks, treats, language=language)
 
 
-def verified(c: Candidate, experience: Experience, today: datetime.date) -> tuple[float, str]:
+@kept_per_language
+def _verified_reason(score: float, verified_at: datetime.date | None) -> str:
+    if verified_at is None:
+        return gettext("Profile not verified by our curators yet")
+    when = month_year(verified_at)
+    if score == 1.0:
+        return gettext("Profile verified %(month)s") % {"month": when}
+    if score == 0.5:
+        return gettext("Profile verified %(month)s (more than a year ago)") % {"month": when}
+    return gettext("Profile last verified %(month)s, more than three years ago") % {"month": when}
+
+
+def verified(c: Candidate, experience: Experience, today: datetime.date, language=None) -> tuple[float, str]:
+    # The reason depends on today only through the score (how long ago): `today` is not part of its key.
     if c.verified_at is None:
-        return 0.0, gettext("Profile not verified by our curators yet")
-    age = (today - c.verified_at).days
-    when = month_year(c.verified_at)
-    if age <= VERIFIED_FRESH_DAYS:
-        return 1.0, gettext("Profile verified %(month)s") % {"month": when}
-    if age <= VERIFIED_STALE_DAYS:
-        return 0.5, gettext("Profile verified %(month)s (more than a year ago)") % {"month": when}
-    return 0.0, gettext("Profile last verified %(month)s, more than three years ago") % {"month": when}
+        score = 0.0
+    else:
+        age = (today - c.verified_at).days
+        score = 1.0 if age <= VERIFIED_FRESH_DAYS else 0.5 if age <= VERIFIED_STALE_DAYS else 0.0
+    return score, _verified_reason(score, c.verified_at, language=language)
 
 
-def availability(c: Candidate, experience: Experience) -> tuple[float, str]:
-    if c.accepting_new_patients:
-        return 1.0, gettext("Accepting new patients")
-    return 0.0, gettext("Not accepting new patients: ranked below comparable specialists who are")
+@kept_per_language
+def _availability_reason(accepting: bool) -> str:
+    if accepting:
+        return gettext("Accepting new patients")
+    return gettext("Not accepting new patients: ranked below comparable specialists who are")
+
+
+def availability(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
+    accepting = bool(c.accepting_new_patients)
+    return float(accepting), _availability_reason(accepting, language=language)
 
 
 # --- Scoring ----------------------------------------------------------------------------------------
@@ -440,19 +499,23 @@ def clamp(score: float) -> float:
     return min(max(score, 0.0), 1.0)
 
 
-def static_results(candidate: Candidate, today: datetime.date, experience=None) -> dict[str, tuple[float, str]]:
-    """Return {criterion: (part-score, reason)} for every criterion except distance."""
+def static_results(
+    candidate: Candidate, today: datetime.date, experience=None, *, language: str | None = None
+) -> dict[str, tuple[float, str]]:
+    """Return {criterion: (part-score, reason)} for every criterion except distance, worded in `language` (the
+    active one when None)."""
     experience = experience or assess_experience(candidate.volumes, today)
+    language = language or get_language()
     return {
-        SURGICAL_EXPERIENCE: surgical_experience(candidate, experience),
-        NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience),
-        TRAINING: training(candidate, experience),
-        MIS_FUSION: mis_fusion(candidate, experience),
-        DIAGNOSTIC_INJECTION: diagnostic_injection(candidate, experience),
-        CONSERVATIVE_CARE: conservative_care(candidate, experience),
-        LUMBAR_FUSION: lumbar_fusion(candidate, experience),
-        VERIFIED: verified(candidate, experience, today),
-        AVAILABILITY: availability(candidate, experience),
+        SURGICAL_EXPERIENCE: surgical_experience(candidate, experience, language),
+        NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience, language),
+        TRAINING: training(candidate, experience, language),
+        MIS_FUSION: mis_fusion(candidate, experience, language),
+        DIAGNOSTIC_INJECTION: diagnostic_injection(candidate, experience, language),
+        CONSERVATIVE_CARE: conservative_care(candidate, experience, language),
+        LUMBAR_FUSION: lumbar_fusion(candidate, experience, language),
+        VERIFIED: verified(candidate, experience, today, language),
+        AVAILABILITY: availability(candidate, experience, language),
     }
 
 
@@ -593,22 +656,26 @@ def in_result_order(scored: Iterable[tuple], *, sort: str = "best", top: int | N
     return [Ranked._make(row) for row in ordered]
 
 
-def key_facts(candidate: Candidate, *, today: datetime.date | None = None, experience=None) -> list[str]:
-    """Return the key facts for a result card: each past-year count with period, source and verification.
+def key_facts(
+    candidate: Candidate, *, today: datetime.date | None = None, experience=None, language: str | None = None
+) -> list[str]:
+    """Return the key facts for a result card: each past-year count with period, source and verification, in
+    `language` (the active one when None).
 
     e.g. "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported, verified Mar 2026".
     """
     today = today or timezone.localdate()
     experience = experience or assess_experience(candidate.volumes, today)
+    language = language or get_language()
     facts = []
     for procedure in COUNTED_PROCEDURES:
         volume = experience.current.get(procedure)
         if volume is None:
             continue
-        facts.append(volume_fact(volume, verified_on=candidate.verified_at))
+        facts.append(volume_fact(volume, verified_on=candidate.verified_at, language=language))
     for procedure in COUNTED_PROCEDURES:
         if procedure in experience.stale:
-            facts.append(describe_stale(experience.stale[procedure]))
+            facts.append(describe_stale(experience.stale[procedure], language=language))
     if candidate.training_count:
-        facts.append(training(candidate, experience)[1])
+        facts.append(_training_reason(candidate.training_count, candidate.latest_training, language=language))
     return facts

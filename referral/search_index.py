@@ -24,7 +24,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone, translation
+from django.utils import timezone
 from tqdm import tqdm
 
 from directory import geo
@@ -33,6 +33,7 @@ from directory.models import (
     Affiliation,
     Practice,
     ProcedureVolume,
+    Service,
     Specialist,
     Training,
     specialists_changed,
@@ -93,17 +94,46 @@ def entries_for(specialist: Specialist, places: list[tuple[int, float, float]], 
 def explanations(candidate, today, experience) -> tuple[dict, dict]:
     """Return the reasons and key facts of a candidate in every language of the site: {language: {"reasons":
     {criterion: reason}, "facts": [fact, …]}}, written out at indexing time so that a search in Spanish costs
-    no more than one in English; and static_results() in the first language, for the part-scores."""
+    no more than one in English; and static_results() in the first language, for the part-scores.
+
+    Each language is passed to the ranking rather than activated: its wording is kept per language
+    (directory.volumes.kept_per_language), and activating a language per candidate cost more than looking up
+    most of its words."""
     written, first = {}, None
     for language, _name in settings.LANGUAGES:
-        with translation.override(language):
-            results = ranking.static_results(candidate, today, experience)
-            written[language] = {
-                "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
-                "facts": ranking.key_facts(candidate, today=today, experience=experience),
-            }
+        results = ranking.static_results(candidate, today, experience, language=language)
+        written[language] = {
+            "reasons": {criterion: reason for criterion, (_score, reason) in results.items()},
+            "facts": ranking.key_facts(candidate, today=today, experience=experience, language=language),
+        }
         first = first or results
     return written, first
+
+
+# The fields entries_for() reads (through matching.candidate_from_specialist and the ranking): loading only
+# these skips the rest's conversions (a specialist's JSON and timestamps, a count's notes and verification
+# time), a third of loading a chunk on SQLite. Reading any other field of a loaded object would cost a query.
+INDEXED_FIELDS = {
+    Specialist: [
+        "first_name",
+        "last_name",
+        "is_published",
+        "accepting_new_patients",
+        "verified_at",
+        *(service.value for service in Service),
+    ],
+    ProcedureVolume: [
+        "specialist",
+        "procedure",
+        "count",
+        "period_start",
+        "period_end",
+        "source",
+        "verified",
+        "is_suppressed",
+    ],
+    Training: ["specialist", "course", "year"],
+}
 
 
 def load_chunk(ids: list[int]) -> list[tuple[Specialist, list[tuple[int, float, float]]]]:
@@ -113,17 +143,18 @@ def load_chunk(ids: list[int]) -> list[tuple[Specialist, list[tuple[int, float, 
     prefetch_related() would do the same in as many queries, but builds a filtered related queryset per object
     first: that was 40% of a rebuild (BENCHMARKS.md, "Search index upkeep").
     """
-    specialists = {s.pk: s for s in Specialist.objects.published().filter(pk__in=ids).order_by("pk")}
+    published = Specialist.objects.published().filter(pk__in=ids).only(*INDEXED_FIELDS[Specialist])
+    specialists = {s.pk: s for s in published.order_by("pk")}
     if not specialists:
         return []
     volumes = {pk: [] for pk in specialists}
     of_volume = ProcedureVolume._meta.get_field("specialist")
-    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists):
+    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists).only(*INDEXED_FIELDS[ProcedureVolume]):
         of_volume.set_cached_value(volume, specialists[volume.specialist_id])
         volumes[volume.specialist_id].append(volume)
     trainings = {pk: [] for pk in specialists}
     of_training = Training._meta.get_field("specialist")
-    for training in Training.objects.filter(specialist_id__in=specialists):
+    for training in Training.objects.filter(specialist_id__in=specialists).only(*INDEXED_FIELDS[Training]):
         of_training.set_cached_value(training, specialists[training.specialist_id])
         trainings[training.specialist_id].append(training)
     places = {pk: [] for pk in specialists}
