@@ -7,7 +7,7 @@ from directory.models import Practice, Specialist
 # --- Search index -------------------------------------------------------------------------------------
 
 
-# What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan().
+# What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan_query().
 SCANNED = ["id", "specialist", "practice", "last_name_key", "first_name_key", "valid_until", "past_year_mis_fusions"]
 SCANNED += ["surgical_experience", "nonsurgical_experience", "training", "mis_fusion", "diagnostic_injection"]
 SCANNED += ["conservative_care", "lumbar_fusion", "verified", "availability", "x", "y", "z"]
