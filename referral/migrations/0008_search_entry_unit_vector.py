@@ -2,6 +2,8 @@
 
 Filled here for existing rows, from their latitude and longitude by the same function the refresh uses
 (directory.geo.unit_vector), so that a refresh finds them unchanged. The covering index is rebuilt with them.
+Every row is rewritten: run `manage.py refresh_search_index` after (it vacuums and analyses the table; until
+then PostgreSQL reads the table's pages too, as its visibility map is cleared, instead of the index alone).
 """
 
 from django.db import migrations, models
