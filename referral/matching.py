@@ -263,6 +263,28 @@ ROUNDING_MILES = 0.05  # a score's distance is rounded to 0.1 mile
 SCORE_ROUNDING = 0.1 + 1e-6  # two raw totals further apart than this round apart (to 0.1)
 
 
+COUNT_IN_DATABASE_MILES = 50  # from this radius on, the database counts the circle (see candidates())
+
+
+def candidates(
+    restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance, *, counting=None
+) -> tuple[dict[int, Near], int]:
+    """Return the specialists within the radius that rank() must score, and how many others are within it.
+
+    Two ways to the same page and count (tests/referral/test_matching_circle.py runs both on the same fields):
+    for a circle of COUNT_IN_DATABASE_MILES or more (`counting` None), or with `counting` True, the database
+    counts and cuts (scan_circle); otherwise every row of the circle comes back and is measured here (scan),
+    which is cheaper for a small circle: the counting query costs the database more to plan and run even when
+    it has few rows to read (BENCHMARKS.md, "Search at stress scale: the database counts the circle").
+    """
+    if counting is None:
+        counting = radius_miles >= COUNT_IN_DATABASE_MILES
+    if counting:
+        return scan_circle(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
+    windows = circle_windows(origin.point, radius_miles)
+    return scan(restrict, origin, windows, today, weights, min_mis_fusions, insurance, limit=radius_miles), 0
+
+
 def scan_circle(
     restrict, origin: ZipCode, radius_miles: float, today, weights, sort: str, top: int, min_mis_fusions, insurance
 ) -> tuple[dict[int, Near], int]:
@@ -559,7 +581,7 @@ def find_specialists(
 
     start = (page - 1) * page_size
     top = start + page_size
-    nearby, counted = scan_circle(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
+    nearby, counted = candidates(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
     count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, top, counted)
     on_page = ranked[start:]
     beyond = (

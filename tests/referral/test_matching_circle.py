@@ -101,6 +101,30 @@ def test_a_page_is_what_ranking_everyone_gives(field, radius, page, page_size, s
     assert result.has_next == (start + page_size < count)
 
 
+@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    field=fields(),
+    radius=st.sampled_from([3, 10, 30, 60, 100, 200]),
+    top=st.integers(1, 8),
+    sort=st.sampled_from(ranking.SORTS),
+)
+def test_counting_in_the_database_or_measuring_every_row_ranks_the_same(field, radius, top, sort):
+    origin, today, weights = ZipCode.objects.get(code="60611"), timezone.localdate(), ranking.weights_for(Situation())
+
+    def ranked(counting):
+        nearby, counted = matching.candidates(
+            None, origin, radius, today, weights, sort, top, None, None, counting=counting
+        )
+        return matching.rank(nearby, weights, sort, today, None, top, counted)
+
+    with transaction.atomic():
+        for profile in field:
+            create(profile)
+        by_database, by_row = ranked(True), ranked(False)
+        transaction.set_rollback(True)
+    assert by_database == by_row
+
+
 @pytest.mark.parametrize("sort", ranking.SORTS)
 def test_the_database_counts_those_that_cannot_make_the_page(sort):
     origin = ZipCode.objects.get(code="60611")
