@@ -66,6 +66,14 @@ def distance_from(origin: Point):
     return miles_to
 
 
+def unit_vector(point: Point) -> tuple[float, float, float]:
+    """Return the point on the unit sphere as (x, y, z): the search index stores it, so that the database can
+    tell how far a row is from an origin by a dot product (additions and multiplications: the same to the bit on
+    every database), cos(angle) = x·x₀ + y·y₀ + z·z₀."""
+    latitude, longitude = math.radians(point[0]), math.radians(point[1])
+    return math.cos(latitude) * math.cos(longitude), math.cos(latitude) * math.sin(longitude), math.sin(latitude)
+
+
 def bounding_box(center: Point, radius_miles: float) -> BoundingBox:
     """Return a box that contains every point within `radius_miles` of `center`.
 

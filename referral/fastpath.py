@@ -12,7 +12,7 @@ A search must answer within 10 ms with 20,000 published and a million unpublishe
   trainings, 2,000 at a time. `prefetch_related()` builds a filtered related queryset for every object (more
   than half of a rebuild's time, BENCHMARKS.md "Search index upkeep"); instead the rows loaded in one plain
   query per chunk are put in the prefetch cache as a `Loaded` QuerySet (setting `_result_cache` and
-  `_prefetch_done`, as Django's prefetch does).
+  `_prefetch_done`, as Django's prefetch does). A search's page loads its practices' insurance the same way.
 
 tests/referral/test_fastpath.py checks every private name used here, so that a Django or psycopg upgrade
 that changes them fails loudly there rather than quietly slowing or breaking the search.
@@ -54,8 +54,10 @@ class Loaded(QuerySet):
 
     @classmethod
     def rows_of(cls, model, instance, name: str, rows: list) -> "Loaded":
-        loaded = cls(model)
-        loaded._query = None  # built on first use (clones of it carry a query of their own)
+        # Not built here (QuerySet() would build an empty Query, a third of the time a page's insurance takes):
+        # built on first use (clones of it carry a query of their own).
+        loaded = cls(model, query=True)
+        loaded._query = None
         loaded._related_to = (instance, name)
         loaded._result_cache = rows
         loaded._prefetch_done = True

@@ -2,9 +2,10 @@
 
 The recipe: ZIP centroid → the circle's stretch of each latitude band (circle_windows) → one indexed query over
 the search index (referral.SearchEntry) for the (specialist, practice) pairs in them, with each one's static
-part-scores already weighted and summed in SQL → exact distance to each specialist's nearest practice → radius
-filter → the total score (ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for
-the requested page only, full objects and the reasons and key facts the index holds (two queries). Plain tuples
+part-scores already weighted and summed in SQL, that counts the specialists surely within the radius and returns
+only those that may make the page, or lie near its edge (circle_query) → exact distance to each one's nearest
+practice → radius filter → the total score (ranking.scorer) → order (ranking.in_result_order, the one ordering
+of results) → for the requested page only, full objects and the reasons and key facts the index holds. Plain tuples
 for the candidates keep a search fast with thousands of them; the private Django and psycopg APIs that keeps it
 within its budget live in referral/fastpath.py. Fewer than MIN_RESULTS within the radius: the nearest beyond it,
 in widening rings of band stretches (find_beyond), never the whole index while there are enough to show.
@@ -20,14 +21,13 @@ from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import prefetch_related_objects
 from django.utils import timezone, translation
 
 from directory import geo
 from directory.models import Insurance, Practice, Procedure, Specialist, ZipCode
 from directory.volumes import select_past_year_volume
 from referral import ranking
-from referral.fastpath import fetch_all
+from referral.fastpath import fetch_all, set_prefetched
 from referral.models import SearchEntry
 from referral.ranking import NO_SITUATION, SORTS, STATIC_CRITERIA, Candidate, Ranked, Situation
 
@@ -257,43 +257,213 @@ def scan(
     return nearest
 
 
+RINGS = 8  # of equal area (see circle_query); more rings cut more rows but cost more than they save (below)
+EDGE_MILES = 0.01  # margin of the database's classification: far more than any rounding of the dot product
+ROUNDING_MILES = 0.05  # a score's distance is rounded to 0.1 mile
+SCORE_ROUNDING = 0.1 + 1e-6  # two raw totals further apart than this round apart (to 0.1)
+
+
+COUNT_IN_DATABASE_MILES = 50  # from this radius on, the database counts the circle (see candidates())
+
+
+def candidates(
+    restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance, *, counting=None
+) -> tuple[dict[int, Near], int]:
+    """Return the specialists within the radius that rank() must score, and how many others are within it.
+
+    Two ways to the same page and count (tests/referral/test_matching_circle.py runs both on the same fields):
+    for a circle of COUNT_IN_DATABASE_MILES or more (`counting` None), or with `counting` True, the database
+    counts and cuts (scan_circle); otherwise every row of the circle comes back and is measured here (scan),
+    which is cheaper for a small circle: the counting query costs the database more to plan and run even when
+    it has few rows to read (BENCHMARKS.md, "Search at stress scale: the database counts the circle").
+    """
+    if counting is None:
+        counting = radius_miles >= COUNT_IN_DATABASE_MILES
+    if counting:
+        return scan_circle(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
+    windows = circle_windows(origin.point, radius_miles)
+    return scan(restrict, origin, windows, today, weights, min_mis_fusions, insurance, limit=radius_miles), 0
+
+
+def scan_circle(
+    restrict, origin: ZipCode, radius_miles: float, today, weights, sort: str, top: int, min_mis_fusions, insurance
+) -> tuple[dict[int, Near], int]:
+    """Return the nearest indexed practice within the radius of each specialist who may make the `top` in this
+    order (or must be measured to know), and how many others are surely within it (counted by the database).
+
+    One query (circle_query): the database counts the specialists surely within the radius and returns only
+    the rows of those that may make the top, those near the edge and those whose index rows have aged; the
+    exact distances, the scores and the order are then computed here as for every row (rank()).
+    """
+    windows = circle_windows(origin.point, radius_miles)
+    if not windows.ranges:
+        return {}, 0
+    try:
+        sql, params = circle_query(
+            origin, radius_miles, today, weights, sort, top, windows, min_mis_fusions, restrict, insurance
+        )
+    except EmptyResultSet:  # e.g. the FilterSet's queryset is pk__in=[]
+        return {}, 0
+    rows = fetch_all(SearchEntry.objects.db, sql, params)
+    miles_to = geo.distance_from(origin.point)
+    nearest: dict[int, Near] = {}
+    sure = set()
+    for entry_id, pk, practice_id, latitude, longitude, last, first, static, surely_within, _counted in rows:
+        if surely_within:
+            sure.add(pk)
+        miles = miles_to((latitude, longitude))
+        if miles > radius_miles:
+            continue
+        found = nearest.get(pk)
+        if found is None or miles < found[0] or (miles == found[0] and practice_id < found[1]):
+            nearest[pk] = (miles, practice_id, last, first, static, entry_id)  # a Near, as a plain tuple
+    return nearest, (rows[0][9] - len(sure) if rows else 0)
+
+
+def rings(radius_miles: float) -> tuple[list[float], list[tuple[float, float]]]:
+    """Return the cosines of the angles at the inner edges of RINGS rings from the centre to just past the
+    radius (the first ring's, 1, left out), and each ring's (nearest, farthest) distance in miles, widened by
+    EDGE_MILES. The rings are of equal area (radius · √(j / RINGS)): as many rows in each, on even ground."""
+    reach = min(radius_miles + EDGE_MILES, math.pi / RADIANS_PER_MILE)
+    edges = [reach * math.sqrt(j / RINGS) for j in range(RINGS + 1)]
+    cosines = [math.cos(edge * RADIANS_PER_MILE) for edge in edges[1:-1]]
+    bounds = [(max(edges[j] - EDGE_MILES, 0.0), edges[j + 1] + EDGE_MILES) for j in range(RINGS)]
+    return cosines, bounds
+
+
+# RINGS measured (SQLite, 100k published, scan_circle CPU ms, medians of 15, three alternations): Chicago 10 mi
+# 3.0–3.1 with 64 rings vs 1.6–2.6 with 8; Atlanta 10 mi 2.8–4.0 vs 1.9–3.1; New York 100 mi 35–45 vs 31–43
+# (151 rows returned instead of 65): the statement's size (two CASE trees) costs more than the rows it saves.
+
+
+def ring_value(column: str, cosines: list[float], values: list[float], low: int = 0, high: int | None = None) -> str:
+    """Return SQL giving values[j] for the ring j that a dot product `column` falls in: a binary tree of CASE,
+    log2(RINGS) comparisons (a flat CASE would make up to RINGS per specialist)."""
+    high = len(values) if high is None else high
+    if high - low == 1:
+        return repr(values[low])
+    middle = (low + high) // 2
+    nearer, farther = (
+        ring_value(column, cosines, values, low, middle),
+        ring_value(column, cosines, values, middle, high),
+    )
+    return f"CASE WHEN {column} >= {cosines[middle - 1]!r} THEN {nearer} ELSE {farther} END"
+
+
+def circle_query(
+    origin: ZipCode, radius_miles, today, weights, sort, top, windows, min_mis_fusions, restrict, insurance
+) -> tuple[str, list]:
+    """Return the SQL and parameters of the circle's query.
+
+    scan_query()'s rows with each one's dot product with the origin (cosine of the angle between them: the
+    database computes it by additions and multiplications only, identical on both) are grouped by specialist:
+    the largest dot product is the nearest practice, known to a ring (rings()). A specialist is *surely within*
+    the radius when that practice is nearer than the radius less EDGE_MILES and their index rows are current;
+    those are counted. Each one's score lies between the totals at its ring's outer and inner edges (the
+    distance rounded as the score rounds it, ±ROUNDING_MILES), or when sorting by distance, its distance
+    between the ring's edges. Any whose best possible total (or nearest possible distance) falls short, by
+    more than rounding can make up, of the `top`-th best worst-case one cannot make the page and is not
+    returned. Returned, with every row nearer than the radius plus EDGE_MILES: the others, the specialists near
+    the edge (measured here), and those with aged rows (recomputed): (id, specialist, practice, latitude,
+    longitude, last name key, first name key, static sum, surely within, how many are surely within).
+    """
+    cosines, bounds = rings(radius_miles)
+    inner = radius_miles - EDGE_MILES
+    surely_within = math.cos(inner * RADIANS_PER_MILE) if 0 < inner * RADIANS_PER_MILE < math.pi else 2.0
+    outer = (radius_miles + EDGE_MILES) * RADIANS_PER_MILE
+    within_reach = math.cos(outer) if outer < math.pi else -2.0
+    total_weight = sum(weights[criterion] for criterion in ranking.CRITERIA)
+    if sort == "best":
+        weight = float(weights[ranking.DISTANCE])
+        worst = [weight * ranking.distance_part(far + ROUNDING_MILES) for _near, far in bounds]
+        best = [weight * ranking.distance_part(max(near - ROUNDING_MILES, 0.0)) for near, _far in bounds]
+        low, high = (
+            f"g.smin + {ring_value('g.best', cosines, worst)}",
+            f"g.smax + {ring_value('g.best', cosines, best)}",
+        )
+        margin = SCORE_ROUNDING * total_weight / 100 + 1e-9 if total_weight else None  # no weights: no cut
+    else:  # the nearer the better
+        low = ring_value("g.best", cosines, [-far for _near, far in bounds])
+        high = ring_value("g.best", cosines, [-near for near, _far in bounds])
+        margin = 2 * ROUNDING_MILES + 1e-6
+    toward = geo.unit_vector(origin.point)
+    rows, params = scan_query(today, weights, windows, min_mis_fusions, restrict, insurance, toward=toward)
+    database = SearchEntry.objects.db
+    column = index_columns(database)
+    today = connections[database].ops.adapt_datefield_value(today)
+    static = " + ".join(f"e.{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
+    static_params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
+    dot = " + ".join(f"e.{column[axis]} * %s" for axis in "xyz")
+    where, where_params = row_filters(column, today, min_mis_fusions, restrict, insurance)
+    # Constants are written as numbers (PostgreSQL compares a numeric literal with a float column as a float):
+    # SQLite evaluates a CAST again for every row.
+    cut = "" if margin is None else " AND b.high < t.cut"
+    names = ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
+    sql = (
+        f"WITH r (pk, s, dot) AS MATERIALIZED ({rows}),"
+        # An aged row's static sum counts as -1e308 in the minimum: the specialist is then not sure (one
+        # aggregate fewer than a count of them; each costs SQLite ~0.2 µs a row).
+        f" g AS (SELECT pk, MAX(dot) AS best, MIN(COALESCE(s, -1e308)) AS smin, MAX(s) AS smax"
+        f" FROM r WHERE dot >= {within_reach!r} GROUP BY pk),"
+        f" b AS (SELECT pk, smin > -1e307 AND best >= {surely_within!r} AS sure, {low} AS low, {high} AS high"
+        f" FROM g),"
+        # One row each, joined (as a scalar subquery in the WHERE clause, SQLite may run it again for every row).
+        f" t (cut) AS MATERIALIZED (SELECT COALESCE(MAX(low), -1e308) - {margin or 0.0!r} FROM"
+        f" (SELECT low FROM b WHERE sure ORDER BY low DESC LIMIT 1 OFFSET {int(top) - 1}) AS last),"
+        f" c (counted) AS MATERIALIZED (SELECT COUNT(*) FROM b WHERE sure),"
+        f" p AS MATERIALIZED (SELECT b.pk, b.sure FROM b CROSS JOIN t WHERE NOT (b.sure{cut}))"
+        # IN, not a join: given thousands of rows in b, SQLite builds a Bloom filter for a join by reading the
+        # whole index (240 ms at 130k rows).
+        f" SELECT {', '.join(f'e.{column[name]}' for name in names)},"
+        f" CASE WHEN e.{column['valid_until']} > %s THEN {static} END,"
+        f" e.{column['specialist']} IN (SELECT pk FROM p WHERE sure), (SELECT counted FROM c)"
+        f" FROM {column['table']} AS e"
+        f" WHERE e.{column['specialist']} IN (SELECT pk FROM p) AND {dot} >= {within_reach!r}"
+        + "".join(f" AND {condition}" for condition in where)
+    )
+    return sql, [*params, *static_params, *(float(value) for value in toward), *where_params]
+
+
 def scan_query(
-    today, weights, windows: "Windows", min_mis_fusions, restrict, insurance: Insurance | None = None
+    today,
+    weights,
+    windows: "Windows",
+    min_mis_fusions,
+    restrict,
+    insurance: Insurance | None = None,
+    *,
+    toward: tuple[float, float, float] | None = None,
 ) -> tuple[str, list]:
     """Return the scan's SQL and parameters, written out: the ORM spends longer compiling it than the database
     takes to run it (BENCHMARKS.md, "Search").
 
     The stretches are VALUES lists joined on (band, longitude): each is one range of the covering index, read
     index-only on both databases. The static sum adds ranking.static_sum()'s terms in its order (SQL adds left
-    to right, like Python's sum), so a score from it is the same to the last bit.
+    to right, like Python's sum), so a score from it is the same to the last bit. With `toward` (an origin's
+    directory.geo.unit_vector), the rows are (id, specialist, static sum, dot product with it): circle_query's.
     """
     database = SearchEntry.objects.db
     column = index_columns(database)
     today = connections[database].ops.adapt_datefield_value(today)
     static = " + ".join(f"e.{column[criterion]} * %s" for criterion in STATIC_CRITERIA)
-    select = ", ".join(
-        f"e.{column[name]}"
-        for name in ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
-    )
-    head = f"SELECT {select}, CASE WHEN e.{column['valid_until']} > %s THEN {static} END FROM (VALUES "
+    static = f"CASE WHEN e.{column['valid_until']} > %s THEN {static} END"
+    head_params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
+    if toward is None:
+        names = ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
+        head = f"SELECT {', '.join(f'e.{column[name]}' for name in names)}, {static} FROM (VALUES "
+    else:
+        dot = " + ".join(f"e.{column[axis]} * %s" for axis in "xyz")
+        head = f"SELECT e.{column['specialist']}, {static}, {dot} FROM (VALUES "
+        head_params += [float(value) for value in toward]
     join = (
         f") AS w JOIN {column['table']} AS e"
         f" ON e.{column['band']} = w.column1 AND e.{column['longitude']} BETWEEN w.column2 AND w.column3 WHERE "
     )
-    head_params = [today, *(float(weights[criterion]) for criterion in STATIC_CRITERIA)]
-    where = [f"e.{column['latitude']} BETWEEN %s AND %s"]
-    where_params = [windows.south, windows.north]
-    if min_mis_fusions:  # aged rows are re-checked after recomputing
-        where.append(f"(e.{column['past_year_mis_fusions']} >= %s OR e.{column['valid_until']} <= %s)")
-        where_params += [min_mis_fusions, today]
-    if restrict is not None:
-        subquery, subquery_params = restrict.published().values("pk").query.sql_with_params()
-        where.append(f"e.{column['specialist']} IN ({subquery})")
-        where_params += subquery_params
-    if insurance is not None:  # only the practices that accept it: the card then shows one that does
-        subquery, subquery_params = Practice.objects.accepting(insurance).values("pk").query.sql_with_params()
-        where.append(f"e.{column['practice']} IN ({subquery})")
-        where_params += subquery_params
+    where, where_params = row_filters(column, today, min_mis_fusions, restrict, insurance)
+    where, where_params = (
+        [f"e.{column['latitude']} BETWEEN %s AND %s", *where],
+        [windows.south, windows.north, *where_params],
+    )
     # The stretches are written into the SQL as numbers: a widening step can have hundreds, and psycopg parses a
     # query's placeholders in Python (uncached for long queries), which took longer than the query. They are our
     # own ints and floats (repr round-trips); a float's last digit as the database parses it cannot matter, as
@@ -311,6 +481,23 @@ def scan_query(
     return " UNION ALL ".join(selects), params
 
 
+def row_filters(column, today, min_mis_fusions, restrict, insurance) -> tuple[list[str], list]:
+    """Return the conditions on an index row `e` that the filters make, and their parameters."""
+    where, params = [], []
+    if min_mis_fusions:  # aged rows are re-checked after recomputing
+        where.append(f"(e.{column['past_year_mis_fusions']} >= %s OR e.{column['valid_until']} <= %s)")
+        params += [min_mis_fusions, today]
+    if restrict is not None:
+        subquery, subquery_params = restrict.published().values("pk").query.sql_with_params()
+        where.append(f"e.{column['specialist']} IN ({subquery})")
+        params += subquery_params
+    if insurance is not None:  # only the practices that accept it: the card then shows one that does
+        subquery, subquery_params = Practice.objects.accepting(insurance).values("pk").query.sql_with_params()
+        where.append(f"e.{column['practice']} IN ({subquery})")
+        params += subquery_params
+    return where, params
+
+
 @functools.cache
 def index_columns(database: str) -> dict[str, str]:
     """The search index's quoted table ("table") and column names (by field name)."""
@@ -319,9 +506,12 @@ def index_columns(database: str) -> dict[str, str]:
     return columns | {"table": quote(SearchEntry._meta.db_table)}
 
 
-def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, top: int) -> tuple[int, list[Ranked]]:
-    """Score the candidates; return how many qualify and the `top` of them in result order (best first, or
-    nearest first). Only those are sorted: a page is a few dozen of up to a few thousand candidates.
+def rank(
+    nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, top: int, counted: int = 0
+) -> tuple[int, list[Ranked]]:
+    """Score the candidates; return how many qualify (with `counted` others, known to and unable to make the
+    top) and the `top` of them in result order (best first, or nearest first). Only those are sorted: a page is
+    a few dozen of up to a few thousand candidates.
 
     Aged part-scores are recomputed from the directory (rare: the index is refreshed daily); a candidate
     whose recomputed count no longer meets `min_mis_fusions` drops out.
@@ -346,8 +536,8 @@ def rank(nearby: dict[int, Near], weights, sort: str, today, min_mis_fusions, to
         if part is None:
             part = parts[distance] = distance_part(distance)
         scored.append((total(static, part), distance, last, first, pk, entry_id))
-    count = len(scored)
-    if count > top:  # only rows that can make the top: as good as the top-th on the order's first key
+    count = len(scored) + counted
+    if len(scored) > top:  # only rows that can make the top: as good as the top-th on the order's first key
         if sort == "best":
             cut = heapq.nlargest(top, [row[0] for row in scored])[-1]
             scored = [row for row in scored if row[0] >= cut]
@@ -390,9 +580,9 @@ def find_specialists(
     weights = ranking.weights_for(situation)
 
     start = (page - 1) * page_size
-    windows = circle_windows(origin.point, radius_miles)
-    nearby = scan(restrict, origin, windows, today, weights, min_mis_fusions, insurance, limit=radius_miles)
-    count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, start + page_size)
+    top = start + page_size
+    nearby, counted = candidates(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
+    count, ranked = rank(nearby, weights, sort, today, min_mis_fusions, top, counted)
     on_page = ranked[start:]
     beyond = (
         find_beyond(restrict, origin, radius_miles, weights, today, min_mis_fusions, insurance)
@@ -515,5 +705,20 @@ def build_matches(scored: list[Ranked], weights, today) -> list[Match]:
             }
             reasons, facts = ranking.reasons_in_order(scores, texts, weights), explained["facts"]
         matches.append(Match(entry.specialist, entry.practice, s.distance_miles, s.score, reasons, facts))
-    prefetch_related_objects([match.practice for match in matches], "insurance")  # the cards show it: one query
+    prefetch_insurance([match.practice for match in matches])
     return matches
+
+
+def prefetch_insurance(practices: list[Practice]) -> None:
+    """Load the insurance the practices accept (the cards show it), in one query, into their prefetch caches.
+
+    As prefetch_related_objects(practices, "insurance") would, in the related manager's order (Insurance's
+    Meta ordering), without building a filtered queryset for each practice first: that took a third of a
+    10-mile search's time (BENCHMARKS.md, "Search at stress scale").
+    """
+    accepted = {practice.pk: [] for practice in practices}
+    through = Practice.insurance.through.objects.filter(practice_id__in=accepted).select_related("insurance")
+    for row in through.order_by(*(f"insurance__{name}" for name in Insurance._meta.ordering), "insurance__pk"):
+        accepted[row.practice_id].append(row.insurance)
+    for practice in practices:
+        set_prefetched(practice, "insurance", Insurance, accepted[practice.pk])

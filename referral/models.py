@@ -7,10 +7,10 @@ from directory.models import Practice, Specialist
 # --- Search index -------------------------------------------------------------------------------------
 
 
-# What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan().
+# What a search reads of each index row in its box (besides the coordinates): see referral.matching.scan_query().
 SCANNED = ["id", "specialist", "practice", "last_name_key", "first_name_key", "valid_until", "past_year_mis_fusions"]
 SCANNED += ["surgical_experience", "nonsurgical_experience", "training", "mis_fusion", "diagnostic_injection"]
-SCANNED += ["conservative_care", "lumbar_fusion", "verified", "availability"]
+SCANNED += ["conservative_care", "lumbar_fusion", "verified", "availability", "x", "y", "z"]
 
 
 class SearchEntry(models.Model):
@@ -27,6 +27,11 @@ class SearchEntry(models.Model):
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
     latitude = models.FloatField()
     longitude = models.FloatField()
+    # The location on the unit sphere (directory.geo.unit_vector): the circle's query tells by a dot product
+    # which rows are surely within the radius and how far each is, to a ring (referral.matching.circle_query).
+    x = models.FloatField()
+    y = models.FloatField()
+    z = models.FloatField()
     band = models.SmallIntegerField(help_text="The latitude band (directory.geo.latitude_band): leads the index.")
     last_name_key = models.TextField(help_text="The last name, casefolded: equal scores and distances sort by name.")
     first_name_key = models.TextField()

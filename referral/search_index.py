@@ -86,6 +86,7 @@ def entries_for(specialist: Specialist, places: list[tuple[int, float, float]], 
             "latitude": latitude,
             "longitude": longitude,
             "band": geo.latitude_band(latitude),
+            **dict(zip("xyz", geo.unit_vector((latitude, longitude)), strict=True)),
         }
         rows.append(tuple(row[name] for name in COLUMNS))
     return rows
