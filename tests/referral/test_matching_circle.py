@@ -3,7 +3,8 @@ may make the page (referral.matching.circle_query). The page, the count and the 
 ranking every published specialist in Python gives, whatever the page, its size, the order and the radius."""
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -134,3 +135,18 @@ def test_the_database_counts_those_that_cannot_make_the_page(sort):
     nearby, counted = matching.scan_circle(None, origin, 100, today, weights, sort, 2, None, None)
     assert counted > 0  # some were counted by the database, not returned
     assert len(nearby) + counted == find_specialists(origin=origin, radius_miles=100, sort=sort).count
+
+
+def test_a_large_circle_is_counted_by_the_database_on_the_databases_we_run():
+    """CI's SQLite (3.40) and PostgreSQL run circle_query(); an SQLite older than 3.35 would take the per-row
+    path (can_count_in_database), which the tests above show ranks the same."""
+    assert matching.can_count_in_database("default")
+    origin = ZipCode.objects.get(code="60611")
+    for code in ZIPS:
+        create({"zips": [code], "services": set(), "mis_fusions": 3, "name": "Abbott", "accepting": True})
+    with CaptureQueriesContext(connection) as queries:
+        find_specialists(origin=origin, radius_miles=matching.COUNT_IN_DATABASE_MILES)
+    assert any("MATERIALIZED" in query["sql"] for query in queries.captured_queries)
+    with CaptureQueriesContext(connection) as queries:
+        find_specialists(origin=origin, radius_miles=matching.COUNT_IN_DATABASE_MILES - 1)
+    assert not any("MATERIALIZED" in query["sql"] for query in queries.captured_queries)
