@@ -141,7 +141,7 @@ class Windows(NamedTuple):
     north: float = 90.0
 
 
-def reach_by_band(origin: geo.Point, miles: float) -> dict[int, float]:
+def reach_by_band(origin: geo.Point, miles: float, within: tuple[int, int] | None = None) -> dict[int, float]:
     """Return, for each latitude band (directory.geo.latitude_band) that the circle of `miles` around `origin`
     reaches, the half-width in degrees of longitude, around the origin's, of the stretch of the band it covers
     (WHOLE_BAND: all of it). Every point of the band within the circle lies in that stretch.
@@ -150,13 +150,20 @@ def reach_by_band(origin: geo.Point, miles: float) -> dict[int, float]:
     it grows from the circle's southern edge to its widest, at asin(sin φ0 / cos θ) (where meridians touch
     it), and shrinks again, or keeps growing to a pole inside the circle. So a band's widest stretch is at one
     of its edges or there. The angle is enlarged a little and the widths padded by SLACK_DEGREES, so that
-    rounding never leaves a point out; exact distances are measured after.
+    rounding never leaves a point out; exact distances are measured after. With `within` (the first and last
+    band), only the bands in that range.
+
+    Neighbouring bands share an edge, so each edge's width is computed once: a widening from Guam asked for
+    ~3,600 widths a search, 39% of its CPU, when each band computed both its edges (BENCHMARKS.md, T3).
     """
     theta = miles * RADIANS_PER_MILE * (1 + 1e-9) + 1e-12
     latitude = origin[0]
     theta_degrees = math.degrees(theta)
     south, north = max(latitude - theta_degrees, -90.0), min(latitude + theta_degrees, 90.0)
-    bands = range(geo.latitude_band(south), geo.latitude_band(north) + 1)
+    first, last = geo.latitude_band(south), geo.latitude_band(north)
+    if within is not None:
+        first, last = max(first, within[0]), min(last, within[1])
+    bands = range(first, last + 1)
     sin0, cos0, cos_theta = math.sin(math.radians(latitude)), math.cos(math.radians(latitude)), math.cos(theta)
     if theta >= math.pi / 2 or cos0 < 1e-9:  # half the earth or more (or a pole): whole bands, simply
         return dict.fromkeys(bands, WHOLE_BAND)
@@ -171,12 +178,18 @@ def reach_by_band(origin: geo.Point, miles: float) -> dict[int, float]:
             return WHOLE_BAND
         return min(math.degrees(math.acos(min(extent, 1.0))) + SLACK_DEGREES, WHOLE_BAND)
 
-    reach = {}
-    for band in bands:
-        low = max(band / geo.BANDS_PER_DEGREE, south)
-        high = min((band + 1) / geo.BANDS_PER_DEGREE, north)
-        edges = [low, high, widest] if widest is not None and low < widest < high else [low, high]
-        reach[band] = max(half_width(phi) for phi in edges)
+    if not bands:
+        return {}
+    # Band b spans max(b / BANDS_PER_DEGREE, south) to min((b + 1) / BANDS_PER_DEGREE, north): its high edge is
+    # the next band's low one (the same float), so edges[i] and edges[i + 1] bound bands[i].
+    edges = [max(band / geo.BANDS_PER_DEGREE, south) for band in bands]
+    edges.append(min((last + 1) / geo.BANDS_PER_DEGREE, north))
+    widths = [half_width(phi) for phi in edges]
+    reach = {band: max(widths[i], widths[i + 1]) for i, band in enumerate(bands)}
+    if widest is not None:
+        band = geo.latitude_band(widest)
+        if band in reach and edges[band - first] < widest < edges[band - first + 1]:
+            reach[band] = max(reach[band], half_width(widest))
     return reach
 
 
@@ -631,10 +644,11 @@ def find_beyond(
     found: dict[int, Near] = {}
     center = origin.point[1]
     while True:
-        widths = {band: width for band, width in reach_by_band(origin.point, reach).items() if low <= band <= high}
+        widths = reach_by_band(origin.point, reach, (low, high))
         ranges = [
             (band, west, east)
             for band, half_width in widths.items()
+            if read.get(band, 0.0) < half_width  # a band read wholly or as wide already adds nothing
             for west, east in longitude_ranges(center, read.get(band), half_width)
         ]
         for pk, near in scan(restrict, origin, Windows(ranges), today, weights, min_mis_fusions, insurance).items():
