@@ -37,6 +37,7 @@ MIN_RESULTS = 3  # fewer than this within the radius → show the nearest ones b
 BEYOND_LIMIT = 5
 STRETCHES_PER_SELECT = 64  # see scan_query()
 WIDENING = 1.5  # the reach's growth per step of the beyond-radius search (1.5² ≈ 2.3× the area)
+CLIP_PAST = 64  # a widening step of more stretches than this first cuts them to their bands' rows (clip_to_extents)
 
 
 @dataclass
@@ -641,6 +642,7 @@ def find_beyond(
         return []
     reach = max(radius_miles * 2, radius_miles + 50)
     read: dict[int, float] = {}  # band -> half-width (degrees of longitude) read so far
+    extents: dict[int, tuple[float, float] | None] = {}  # band -> its rows' westernmost and easternmost longitude
     found: dict[int, Near] = {}
     center = origin.point[1]
     while True:
@@ -651,6 +653,8 @@ def find_beyond(
             if read.get(band, 0.0) < half_width  # a band read wholly or as wide already adds nothing
             for west, east in longitude_ranges(center, read.get(band), half_width)
         ]
+        if len(ranges) > CLIP_PAST:
+            ranges = clip_to_extents(ranges, extents)
         for pk, near in scan(restrict, origin, Windows(ranges), today, weights, min_mis_fusions, insurance).items():
             known = found.get(pk)
             if known is None or near[:2] < known[:2]:
@@ -671,6 +675,40 @@ def find_beyond(
         farther = heapq.nsmallest(BEYOND_LIMIT, (near[0] for near in found.values() if near[0] > radius_miles))
         bound = farther[-1] + 0.3 if len(farther) == BEYOND_LIMIT else math.inf
         reach = bound if reach < bound < reach * WIDENING else reach * WIDENING
+
+
+def clip_to_extents(ranges: list[tuple[int, float, float]], extents: dict) -> list[tuple[int, float, float]]:
+    """Return the stretches cut to the longitudes their band's index rows span, leaving out those that miss them.
+
+    A large widening step writes hundreds of stretches, and from a remote origin most of them cross ocean: from
+    Guam, 480 stretches a step, of which a few dozen hold a row (BENCHMARKS.md, "Widening"). Each costs its
+    SQL text, an index seek and, on PostgreSQL, planning; a band's extent costs two seeks and a query, once a
+    search (`extents` keeps those already read), so it is worth it only past a few dozen stretches (CLIP_PAST):
+    an ordinary widening on the mainland reads a few stretches that all hold rows.
+    A cut stretch still holds every row of the uncut one (whatever the filters, the extent is of all rows).
+    """
+    extents.update(band_extents(sorted({band for band, _west, _east in ranges} - extents.keys())))
+    clipped = []
+    for band, west, east in ranges:
+        extent = extents[band]
+        if extent is not None and west <= extent[1] and extent[0] <= east:
+            clipped.append((band, max(west, extent[0]), min(east, extent[1])))
+    return clipped
+
+
+def band_extents(bands: list[int]) -> dict[int, tuple[float, float] | None]:
+    """Return, for each of these latitude bands, the westernmost and easternmost longitude of its index rows
+    (None when it has none): one query, two reads of the covering index's (band, longitude) order per band."""
+    if not bands:
+        return {}
+    column = index_columns(SearchEntry.objects.db)
+    band, longitude, table = column["band"], column["longitude"], column["table"]
+    end = f"(SELECT e.{longitude} FROM {table} AS e WHERE e.{band} = b.column1 ORDER BY e.{longitude} {{}} LIMIT 1)"
+    values = ", ".join(f"({int(number)})" for number in bands)  # our own ints, written out as scan_query's are
+    sql = f"SELECT b.column1, {end.format('ASC')}, {end.format('DESC')} FROM (VALUES {values}) AS b"
+    with connections[SearchEntry.objects.db].cursor() as cursor:
+        cursor.execute(sql)
+        return {number: None if west is None else (west, east) for number, west, east in cursor.fetchall()}
 
 
 def indexed_bands() -> tuple[int | None, int | None]:

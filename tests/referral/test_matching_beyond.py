@@ -5,6 +5,7 @@ in the same order, at the same distances), from anywhere in the US and its terri
 the whole index when there is enough to show.
 """
 
+import datetime
 import math
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from directory import geo
 from directory.models import ZipCode
-from referral import matching
+from referral import matching, ranking
 from referral.fastpath import fetch_all
 from referral.matching import BEYOND_LIMIT, MIN_RESULTS, find_specialists, match_specialist, profile_queryset
 from referral.models import SearchEntry
@@ -104,14 +105,15 @@ def test_widening_returns_what_brute_force_returns(places, names, origin_code, r
 
 
 class IndexScans:
-    """Records the search-index scans a block runs (as an execute wrapper: the SQL and its parameters)."""
+    """Records the search-index scans a block runs (as an execute wrapper: the SQL and its parameters), and apart
+    from them the look-ups of band extents (matching.band_extents)."""
 
     def __init__(self):
-        self.scans = []
+        self.scans, self.extents = [], []
 
     def __call__(self, execute, sql, params, many, context):
         if SearchEntry._meta.db_table in sql and "VALUES" in sql:
-            self.scans.append((sql, list(params)))
+            (self.extents if sql.startswith("SELECT b.column1") else self.scans).append((sql, list(params or [])))
         return execute(sql, params, many, context)
 
     def rows_read(self) -> set[int]:
@@ -138,11 +140,49 @@ def test_widening_from_a_remote_zip_reads_only_a_bounded_stretch(origin_code, ne
     assert len(scans.scans) >= 2  # the radius, then the widening
     for sql, _params in scans.scans:  # every one bounded: band stretches joined on the index
         assert " JOIN " in sql and "BETWEEN w.column2 AND w.column3" in sql
+    for sql, _params in scans.extents:  # and each band's extent read from the ends of its index range
+        assert sql.count("ORDER BY") == 2 and " JOIN " not in sql
     read = scans.rows_read()
     assert {s.pk for s in nearby} <= read
     assert not read & {s.pk for s in distant}  # the mainland and the far side were never read
     assert {m.specialist.pk for m in result.beyond_radius} <= {s.pk for s in nearby}
     assert len(result.beyond_radius) == BEYOND_LIMIT
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    stretches=st.lists(
+        st.tuples(
+            st.sampled_from(sorted({geo.latitude_band(float(lat)) for lat in (13.4, 19.7, 21.3, 51.9, 57.1, 40.7)})),
+            st.floats(-180, 180),
+            st.floats(0, 90),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_clipped_stretches_read_the_same_rows(stretches):
+    """Cut to their bands' extents, stretches read exactly the rows they read uncut, and none is kept where its
+    band has no rows."""
+    ranges = [(band, west, min(west + width, 180.0)) for band, west, width in stretches]
+
+    def rows(ranges):
+        sql, params = matching.scan_query(
+            datetime.date(2026, 1, 1), ranking.base_weights(), matching.Windows(ranges), None, None
+        )
+        return sorted(fetch_all(SearchEntry.objects.db, sql, params)) if ranges else []
+
+    with transaction.atomic():
+        for code in ("96813", "96720", "99546", "99660", "99501", "10001"):  # Hawaii, the Aleutians, AK, NY
+            specialist_in(code)
+        extents = {}
+        clipped = matching.clip_to_extents(ranges, extents)
+        assert rows(clipped) == rows(ranges)
+        transaction.set_rollback(True)
+    assert set(extents) == {band for band, _west, _east in ranges}
+    for band, west, east in clipped:
+        assert extents[band] is not None and extents[band][0] <= west <= east <= extents[band][1]
 
 
 @pytest.mark.django_db
