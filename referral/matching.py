@@ -16,6 +16,7 @@ import functools
 import heapq
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -642,7 +643,7 @@ def find_beyond(
         return []
     reach = max(radius_miles * 2, radius_miles + 50)
     read: dict[int, float] = {}  # band -> half-width (degrees of longitude) read so far
-    extents: dict[int, tuple[float, float] | None] = {}  # band -> its rows' westernmost and easternmost longitude
+    extents = None  # band -> its rows' westernmost and easternmost longitude, read once the steps grow large
     found: dict[int, Near] = {}
     center = origin.point[1]
     while True:
@@ -654,6 +655,7 @@ def find_beyond(
             for west, east in longitude_ranges(center, read.get(band), half_width)
         ]
         if len(ranges) > CLIP_PAST:
+            extents = extents or band_extents(range(low, high + 1))
             ranges = clip_to_extents(ranges, extents)
         for pk, near in scan(restrict, origin, Windows(ranges), today, weights, min_mis_fusions, insurance).items():
             known = found.get(pk)
@@ -678,16 +680,17 @@ def find_beyond(
 
 
 def clip_to_extents(ranges: list[tuple[int, float, float]], extents: dict) -> list[tuple[int, float, float]]:
-    """Return the stretches cut to the longitudes their band's index rows span, leaving out those that miss them.
+    """Return the stretches cut to the longitudes their band's index rows span (`extents`, band_extents()),
+    leaving out those that miss them.
 
     A large widening step writes hundreds of stretches, and from a remote origin most of them cross ocean: from
     Guam, 480 stretches a step, of which a few dozen hold a row (BENCHMARKS.md, "Widening"). Each costs its
-    SQL text, an index seek and, on PostgreSQL, planning; a band's extent costs two seeks and a query, once a
-    search (`extents` keeps those already read), so it is worth it only past a few dozen stretches (CLIP_PAST):
-    an ordinary widening on the mainland reads a few stretches that all hold rows.
+    SQL text, an index seek and, on PostgreSQL, planning. The extents of every indexed band cost one query of
+    two seeks a band, read once a search (one query rather than one per step: on PostgreSQL each costs a round
+    trip and its planning), so they are worth it only past a few dozen stretches (CLIP_PAST): an ordinary
+    widening on the mainland reads a few stretches that all hold rows.
     A cut stretch still holds every row of the uncut one (whatever the filters, the extent is of all rows).
     """
-    extents.update(band_extents(sorted({band for band, _west, _east in ranges} - extents.keys())))
     clipped = []
     for band, west, east in ranges:
         extent = extents[band]
@@ -696,11 +699,9 @@ def clip_to_extents(ranges: list[tuple[int, float, float]], extents: dict) -> li
     return clipped
 
 
-def band_extents(bands: list[int]) -> dict[int, tuple[float, float] | None]:
+def band_extents(bands: Iterable[int]) -> dict[int, tuple[float, float] | None]:
     """Return, for each of these latitude bands, the westernmost and easternmost longitude of its index rows
     (None when it has none): one query, two reads of the covering index's (band, longitude) order per band."""
-    if not bands:
-        return {}
     column = index_columns(SearchEntry.objects.db)
     band, longitude, table = column["band"], column["longitude"], column["table"]
     end = f"(SELECT e.{longitude} FROM {table} AS e WHERE e.{band} = b.column1 ORDER BY e.{longitude} {{}} LIMIT 1)"

@@ -10,6 +10,7 @@ import math
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from geopy.distance import great_circle
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -176,11 +177,15 @@ def test_clipped_stretches_read_the_same_rows(stretches):
     with transaction.atomic():
         for code in ("96813", "96720", "99546", "99660", "99501", "10001"):  # Hawaii, the Aleutians, AK, NY
             specialist_in(code)
-        extents = {}
+        extents = matching.band_extents(sorted({band for band, _west, _east in ranges}))
         clipped = matching.clip_to_extents(ranges, extents)
         assert rows(clipped) == rows(ranges)
+        for band, extent in extents.items():
+            span = SearchEntry.objects.filter(band=band).aggregate(west=Min("longitude"), east=Max("longitude"))
+            assert extent == (None if span["west"] is None else (span["west"], span["east"]))
         transaction.set_rollback(True)
     assert set(extents) == {band for band, _west, _east in ranges}
+    assert extents.get(geo.latitude_band(13.4), None) is None  # Guam's band holds no one here
     for band, west, east in clipped:
         assert extents[band] is not None and extents[band][0] <= west <= east <= extents[band][1]
 
