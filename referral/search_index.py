@@ -129,29 +129,38 @@ INDEXED_FIELDS = {
 }
 
 
-def load_chunk(ids) -> list[tuple[Specialist, tuple, list, list]]:
-    """Load the published ones of these specialists, each with its counts (ranking.Volume, in Meta order as
-    the related manager gives them), its trainings ((course, year, id)) and its located practices ((practice
-    id, latitude, longitude)): four plain queries.
+def load_chunk(ids=None, *, after: int = 0, last: int = 0) -> list[tuple[Specialist, tuple, list, list]]:
+    """Load the published ones of these specialists (or of the key range after < id <= last), each with its
+    counts (ranking.Volume, in Meta order as the related manager gives them), its trainings ((course, year,
+    id)) and its located practices ((practice id, latitude, longitude)): four plain queries.
 
     Counts and trainings are loaded as plain values: building a model instance for each of them was more than
-    a third of loading (83,000 of them at 20k published; BENCHMARKS.md, "Search index upkeep").
+    a third of loading (83,000 of them at 20k published; BENCHMARKS.md, "Search index upkeep"). The related
+    rows are those of a subquery of the chunk's published specialists, not of a list of the loaded ids: a full
+    rebuild's key range then passes two parameters per query instead of 2,000. The range is also put on each
+    related table's own specialist column, for PostgreSQL does not carry it across the join: with it, each
+    side is a range of an index.
     """
-    published = Specialist.objects.published().filter(pk__in=ids).only(*INDEXED_FIELDS[Specialist])
-    specialists = {s.pk: s for s in published.order_by("pk")}
+    if ids is None:
+        chosen, ranged = {"pk__gt": after, "pk__lte": last}, {"specialist_id__gt": after, "specialist_id__lte": last}
+    else:
+        chosen, ranged = {"pk__in": ids}, {}
+    published = Specialist.objects.published().filter(**chosen)
+    specialists = {s.pk: s for s in published.only(*INDEXED_FIELDS[Specialist]).order_by("pk")}
     if not specialists:
         return []
+    of_published = {**ranged, "specialist_id__in": published.values("pk")}
     volumes = {pk: [] for pk in specialists}
-    counts = ProcedureVolume.objects.filter(specialist_id__in=specialists)
+    counts = ProcedureVolume.objects.filter(**of_published)
     for specialist_id, *fields in counts.values_list("specialist_id", *INDEXED_FIELDS[ProcedureVolume]):
         volumes[specialist_id].append(ranking.Volume(*fields))
     trainings = {pk: [] for pk in specialists}
-    recorded = Training.objects.filter(specialist_id__in=specialists)
+    recorded = Training.objects.filter(**of_published)
     for specialist_id, *fields in recorded.values_list("specialist_id", *INDEXED_FIELDS[Training]):
         trainings[specialist_id].append(tuple(fields))
     places = {pk: [] for pk in specialists}
     located = Affiliation.objects.filter(
-        specialist_id__in=specialists, practice__latitude__isnull=False, practice__longitude__isnull=False
+        **of_published, practice__latitude__isnull=False, practice__longitude__isnull=False
     ).order_by("practice_id")
     for specialist_id, *place in located.values_list(
         "specialist_id", "practice_id", "practice__latitude", "practice__longitude"
@@ -185,15 +194,15 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
     counts = [0, 0, 0]
     with transaction.atomic():
         if specialist_ids is None:
-            # Everyone: the published specialists in key order, each chunk compared with the index rows of its
-            # key range (which also holds rows of specialists no longer published).
+            # Everyone: the published specialists in key order, each chunk (a key range) compared with the index
+            # rows of its range (which also holds rows of specialists no longer published).
             ids = list(Specialist.objects.published().order_by("pk").values_list("pk", flat=True))
             after = 0  # primary keys start at 1
             with tqdm(total=len(ids), disable=None if progress else True) as bar:
                 for start in range(0, len(ids), CHUNK):
                     chunk = ids[start : start + CHUNK]
                     in_range = SearchEntry.objects.filter(specialist_id__gt=after, specialist_id__lte=chunk[-1])
-                    sync_chunk(load_chunk(chunk), in_range, today, counts)
+                    sync_chunk(load_chunk(after=after, last=chunk[-1]), in_range, today, counts)
                     bar.update(len(chunk))
                     after = chunk[-1]
             sync_chunk([], SearchEntry.objects.filter(specialist_id__gt=after), today, counts)
@@ -201,7 +210,8 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
             ids = sorted(set(specialist_ids))
             for start in range(0, len(ids), CHUNK):  # keep IN lists short (SQLite caps query parameters)
                 chunk = ids[start : start + CHUNK]
-                sync_chunk(load_chunk(chunk), SearchEntry.objects.filter(specialist_id__in=chunk), today, counts)
+                stored = SearchEntry.objects.filter(specialist_id__in=chunk)
+                sync_chunk(load_chunk(chunk), stored, today, counts)
     return Refreshed(*counts)
 
 

@@ -359,9 +359,11 @@ def test_the_refresh_candidate_from_plain_values_is_the_one_from_model_instances
         )
         transaction.set_rollback(True)
     assert len(plain.volumes) == len(counts) and all(isinstance(v, ranking.Volume) for v in plain.volumes)
-    assert [(*wording_key(v), v.is_suppressed) for v in plain.volumes] == [
-        (*wording_key(v), v.is_suppressed) for v in instances.volumes
-    ]
+    # The same counts (in Meta order, whose ties, here two periods of one year's end, come as the database
+    # gives them: the ranking's choice never rests on them).
+    assert sorted(((*wording_key(v), v.is_suppressed) for v in plain.volumes), key=repr) == sorted(
+        ((*wording_key(v), v.is_suppressed) for v in instances.volumes), key=repr
+    )
     assert dataclasses.replace(plain, volumes=()) == dataclasses.replace(instances, volumes=())
     assert plain.training_count == len(trainings)
     assert ranked(plain, today) == ranked(instances, today)
