@@ -4,6 +4,7 @@
     DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py generate   # 20k published + 1M unpublished
     DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py run        # 1,000 random-ZIP searches
     DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py worst      # every ZIP: the slowest ones
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 python bench/search.py index      # a digest of the search index
 
 `generate` migrates the (scratch!) database, then bulk-inserts synthetic specialists spread across the US by
 state population (2020 census): published ones with practices, services, procedure counts and trainings, and
@@ -478,6 +479,22 @@ def worst(radius: int, sample: int, seed: int) -> None:
     print("  max by state: " + ", ".join(f"{state} {max(walls):.1f}" for state, walls in slowest))
 
 
+def index_digest() -> None:
+    """Print a digest of every search index row's written columns, in (specialist, practice) order: two
+    versions of the index refresh wrote the same rows on the same data only if they print the same digest."""
+    from referral.models import SearchEntry
+    from referral.search_index import COLUMNS
+
+    digest = hashlib.sha256()
+    rows = SearchEntry.objects.order_by("specialist_id", "practice_id").values_list(*COLUMNS)
+    count = 0
+    for row in rows.iterator(chunk_size=5000):
+        # sort_keys: PostgreSQL's jsonb gives an explanation's keys back in its own order, SQLite in the written one.
+        digest.update(json.dumps(row, sort_keys=True, default=str).encode())
+        count += 1
+    print(f"  {count} index rows, digest {digest.hexdigest()[:16]} (compare across versions and databases)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -492,10 +509,13 @@ if __name__ == "__main__":
     slowest.add_argument(
         "--sample", type=int, default=0, help="random ZIPs besides AK, HI and the territories (0: all)"
     )
+    sub.add_parser("index", help="print a digest of the search index rows")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     if args.command == "generate":
         generate(args.published, args.unpublished, args.seed)
+    elif args.command == "index":
+        index_digest()
     elif args.command == "worst":
         worst(args.radius, args.sample, args.seed)
     else:

@@ -49,6 +49,7 @@ def main() -> None:
         # Each script migrates its own scratch database (every US ZIP: the slow part of a smoke run).
         search = database("search")
         run("search: generate", ["bench/search.py", "generate", "--published", "300", "--unpublished", "2000"], search)
+        run("search: index digest", ["bench/search.py", "index"], search)
         run("search: run", ["bench/search.py", "run", "--searches", "30", "--naive-sample", "3"], search)
         run("profiles import", ["bench/profiles_import.py", "--rows", "200"], base)
         run("shortlist exports", ["bench/shortlist_exports.py"], {**database("exports"), "DJANGO_DEBUG": "1"})

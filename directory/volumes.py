@@ -168,13 +168,22 @@ def grouped(count: int) -> str:
 COUNT_WORDS_KEPT = 2**15
 
 
+def verified_month(volume, verified_on: datetime.date | None) -> datetime.date | None:
+    """Return what a count's words show of the profile's verification date: its month (the first day of it),
+    and nothing for an unverified count (it reads "not verified" whenever the profile was verified).
+
+    Part of the key its words are kept by: the words show only the month and year (month_year), and keying by
+    the day kept the same words under 24,700 keys at 20,000 specialists (BENCHMARKS.md, "Search index
+    upkeep")."""
+    return verified_on.replace(day=1) if volume.verified and verified_on else None
+
+
 def describe_volume(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a ranking reason: "34 minimally invasive SI-joint fusions in Jan–Dec 2025 (self-reported, verified)".
 
     A suppressed count reads "… not published by CMS Medicare (fewer than 11 patients)", never 0.
     """
-    # An unverified count reads "not verified" whenever the profile was verified: the date is not part of its key.
-    return _described(*wording_key(volume), verified_on if volume.verified else None, language=language)
+    return _described(*wording_key(volume), verified_month(volume, verified_on), language=language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
@@ -204,7 +213,7 @@ def _described(procedure, count, period_start, period_end, source, verified, ver
 def volume_fact(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a result card's key fact: "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported,
     verified Mar 2026" (`verified_on`: when the profile was verified)."""
-    return _fact(*wording_key(volume), verified_on if volume.verified else None, language=language)
+    return _fact(*wording_key(volume), verified_month(volume, verified_on), language=language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)

@@ -8,11 +8,9 @@ A search must answer within 10 ms with 20,000 published and a million unpublishe
   third of a large scan's time. Here the query runs on a psycopg cursor with server-side binding and binary
   results, wrapped the way Django wraps its own cursors (`make_cursor` / `make_debug_cursor`), so that query
   logging, `execute_wrappers` and error translation still apply.
-- `set_prefetched()`: the search index refresh ranks every published specialist from their counts and
-  trainings, 2,000 at a time. `prefetch_related()` builds a filtered related queryset for every object (more
-  than half of a rebuild's time, BENCHMARKS.md "Search index upkeep"); instead the rows loaded in one plain
-  query per chunk are put in the prefetch cache as a `Loaded` QuerySet (setting `_result_cache` and
-  `_prefetch_done`, as Django's prefetch does). A search's page loads its practices' insurance the same way.
+- `set_prefetched()`: a search's page loads its practices' insurance in one plain query and puts the rows in
+  each practice's prefetch cache as a `Loaded` QuerySet (setting `_result_cache` and `_prefetch_done`, as
+  Django's prefetch does): `prefetch_related()` builds a filtered related queryset for every object first.
 
 tests/referral/test_fastpath.py checks every private name used here, so that a Django or psycopg upgrade
 that changes them fails loudly there rather than quietly slowing or breaking the search.

@@ -71,23 +71,39 @@ def local_date(moment: datetime.datetime | None) -> datetime.date | None:
     return None if moment is None else timezone.localdate(moment)
 
 
-def training_label(course: str, year: int | None) -> str:
-    return f"{course}, {year}" if year else course
+def training_summary(trainings) -> tuple[int, str]:
+    """Return (how many, the latest one's label) of trainings given as (course, year, id) tuples.
+
+    The latest is the one of the latest year (no year: the oldest), then the last recorded (highest id).
+    """
+    latest = max(trainings, key=lambda t: (t[1] or 0, t[2]), default=None)
+    if latest is None:
+        return 0, ""
+    course, year, _id = latest
+    return len(trainings), f"{course}, {year}" if year else course
 
 
 def candidate_from_specialist(specialist: Specialist, distance_miles: float, *, exact: bool = False) -> Candidate:
     """Return the ranking's view of a specialist (uses prefetched volumes and trainings)."""
-    trainings = list(specialist.trainings.all())
-    latest = max(trainings, key=lambda t: (t.year or 0, t.pk), default=None)
+    trainings = [(t.course, t.year, t.pk) for t in specialist.trainings.all()]
+    return candidate_from_values(specialist, distance_miles, tuple(specialist.volumes.all()), trainings, exact=exact)
+
+
+def candidate_from_values(
+    specialist: Specialist, distance_miles: float, volumes: tuple, trainings: list, *, exact: bool = False
+) -> Candidate:
+    """Return the ranking's view of a specialist from its counts (ranking.Volume-like) and its trainings as
+    (course, year, id) tuples: the search index loads these as plain values, not model instances."""
+    training_count, latest_training = training_summary(trainings)
     return Candidate(
         id=specialist.pk,
         last_name=specialist.last_name,
         first_name=specialist.first_name,
         distance_miles=distance_miles,
         services=frozenset(specialist.services),
-        volumes=tuple(specialist.volumes.all()),
-        training_count=len(trainings),
-        latest_training=training_label(latest.course, latest.year) if latest else "",
+        volumes=volumes,
+        training_count=training_count,
+        latest_training=latest_training,
         verified_at=local_date(specialist.verified_at),
         exact_location=exact,
         accepting_new_patients=specialist.accepting_new_patients,

@@ -18,6 +18,7 @@ then vacuums and analyses the table (run it daily: it also renews rows whose par
 otherwise recomputes on the fly).
 """
 
+import dataclasses
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -40,7 +41,6 @@ from directory.models import (
     specialists_touched,
 )
 from referral import ranking
-from referral.fastpath import set_prefetched
 from referral.models import SearchEntry
 
 CHUNK = 2000
@@ -53,18 +53,19 @@ UPDATED = [field.name for field in WRITTEN if field.name not in MATCHED]
 VALID_UNTIL = COLUMNS.index("valid_until")
 
 
-def entries_for(specialist: Specialist, places: list[tuple[int, float, float]], today) -> list[tuple]:
+def entries_for(specialist: Specialist, volumes: tuple, trainings: list, places: list, today) -> list[tuple]:
     """Return the index rows of one specialist as tuples of COLUMNS, each value as the database gives it back.
 
-    `places` are the (practice id, latitude, longitude) of its located practices; its volumes and trainings
-    are in its prefetch cache (load_chunk). The values compare equal to those read back from the table (the
-    explanation holds only dicts, lists and strings, which JSON keeps as they are).
+    `volumes` are its counts as ranking.Volume, `trainings` its (course, year, id) and `places` the (practice
+    id, latitude, longitude) of its located practices, as load_chunk() gives them. The values compare equal to
+    those read back from the table (the explanation holds only dicts, lists and strings, which JSON keeps as
+    they are).
     """
-    from referral.matching import candidate_from_specialist
+    from referral.matching import candidate_from_values
 
     if not specialist.is_published or not places:
         return []
-    candidate = candidate_from_specialist(specialist, 0.0)
+    candidate = candidate_from_values(specialist, 0.0, volumes, trainings)
     experience = ranking.assess_experience(candidate.volumes, today)
     explanation, results = explanations(candidate, today, experience)
     parts = ranking.static_parts(candidate, today, results)  # the scores: the same in every language
@@ -111,9 +112,9 @@ def explanations(candidate, today, experience) -> tuple[dict, dict]:
     return written, first
 
 
-# The fields entries_for() reads (through matching.candidate_from_specialist and the ranking): loading only
-# these skips the rest's conversions (a specialist's JSON and timestamps, a count's notes and verification
-# time), a third of loading a chunk on SQLite. Reading any other field of a loaded object would cost a query.
+# The fields entries_for() reads (through matching.candidate_from_values and the ranking): loading only these
+# skips the rest's conversions (a specialist's JSON and timestamps, a count's notes and verification time).
+# A count's fields are ranking.Volume's, in its order; a training's are (course, year, id).
 INDEXED_FIELDS = {
     Specialist: [
         "first_name",
@@ -123,53 +124,49 @@ INDEXED_FIELDS = {
         "verified_at",
         *(service.value for service in Service),
     ],
-    ProcedureVolume: [
-        "specialist",
-        "procedure",
-        "count",
-        "period_start",
-        "period_end",
-        "source",
-        "verified",
-        "is_suppressed",
-    ],
-    Training: ["specialist", "course", "year"],
+    ProcedureVolume: [field.name for field in dataclasses.fields(ranking.Volume)],
+    Training: ["course", "year", "id"],
 }
 
 
-def load_chunk(ids: list[int]) -> list[tuple[Specialist, list[tuple[int, float, float]]]]:
-    """Load the published ones of these specialists with their counts and trainings (in each one's prefetch
-    cache, in Meta order as prefetch_related would) and their located practices: four plain queries.
+def load_chunk(ids=None, *, after: int = 0, last: int = 0) -> list[tuple[Specialist, tuple, list, list]]:
+    """Load the published ones of these specialists (or of the key range after < id <= last), each with its
+    counts (ranking.Volume, in Meta order as the related manager gives them), its trainings ((course, year,
+    id)) and its located practices ((practice id, latitude, longitude)): four plain queries.
 
-    prefetch_related() would do the same in as many queries, but builds a filtered related queryset per object
-    first: that was 40% of a rebuild (BENCHMARKS.md, "Search index upkeep").
+    Counts and trainings are loaded as plain values: building a model instance for each of them was more than
+    a third of loading (83,000 of them at 20k published; BENCHMARKS.md, "Search index upkeep"). The related
+    rows are those of a subquery of the chunk's published specialists, not of a list of the loaded ids: a full
+    rebuild's key range then passes two parameters per query instead of 2,000. The range is also put on each
+    related table's own specialist column, for PostgreSQL does not carry it across the join: with it, each
+    side is a range of an index.
     """
-    published = Specialist.objects.published().filter(pk__in=ids).only(*INDEXED_FIELDS[Specialist])
-    specialists = {s.pk: s for s in published.order_by("pk")}
+    if ids is None:
+        chosen, ranged = {"pk__gt": after, "pk__lte": last}, {"specialist_id__gt": after, "specialist_id__lte": last}
+    else:
+        chosen, ranged = {"pk__in": ids}, {}
+    published = Specialist.objects.published().filter(**chosen)
+    specialists = {s.pk: s for s in published.only(*INDEXED_FIELDS[Specialist]).order_by("pk")}
     if not specialists:
         return []
+    of_published = {**ranged, "specialist_id__in": published.values("pk")}
     volumes = {pk: [] for pk in specialists}
-    of_volume = ProcedureVolume._meta.get_field("specialist")
-    for volume in ProcedureVolume.objects.filter(specialist_id__in=specialists).only(*INDEXED_FIELDS[ProcedureVolume]):
-        of_volume.set_cached_value(volume, specialists[volume.specialist_id])
-        volumes[volume.specialist_id].append(volume)
+    counts = ProcedureVolume.objects.filter(**of_published)
+    for specialist_id, *fields in counts.values_list("specialist_id", *INDEXED_FIELDS[ProcedureVolume]):
+        volumes[specialist_id].append(ranking.Volume(*fields))
     trainings = {pk: [] for pk in specialists}
-    of_training = Training._meta.get_field("specialist")
-    for training in Training.objects.filter(specialist_id__in=specialists).only(*INDEXED_FIELDS[Training]):
-        of_training.set_cached_value(training, specialists[training.specialist_id])
-        trainings[training.specialist_id].append(training)
+    recorded = Training.objects.filter(**of_published)
+    for specialist_id, *fields in recorded.values_list("specialist_id", *INDEXED_FIELDS[Training]):
+        trainings[specialist_id].append(tuple(fields))
     places = {pk: [] for pk in specialists}
     located = Affiliation.objects.filter(
-        specialist_id__in=specialists, practice__latitude__isnull=False, practice__longitude__isnull=False
+        **of_published, practice__latitude__isnull=False, practice__longitude__isnull=False
     ).order_by("practice_id")
     for specialist_id, *place in located.values_list(
         "specialist_id", "practice_id", "practice__latitude", "practice__longitude"
     ):
         places[specialist_id].append(tuple(place))
-    for pk, specialist in specialists.items():
-        set_prefetched(specialist, "volumes", ProcedureVolume, volumes[pk])
-        set_prefetched(specialist, "trainings", Training, trainings[pk])
-    return [(specialist, places[pk]) for pk, specialist in specialists.items()]
+    return [(specialist, tuple(volumes[pk]), trainings[pk], places[pk]) for pk, specialist in specialists.items()]
 
 
 class Refreshed(NamedTuple):
@@ -197,15 +194,15 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
     counts = [0, 0, 0]
     with transaction.atomic():
         if specialist_ids is None:
-            # Everyone: the published specialists in key order, each chunk compared with the index rows of its
-            # key range (which also holds rows of specialists no longer published).
+            # Everyone: the published specialists in key order, each chunk (a key range) compared with the index
+            # rows of its range (which also holds rows of specialists no longer published).
             ids = list(Specialist.objects.published().order_by("pk").values_list("pk", flat=True))
             after = 0  # primary keys start at 1
             with tqdm(total=len(ids), disable=None if progress else True) as bar:
                 for start in range(0, len(ids), CHUNK):
                     chunk = ids[start : start + CHUNK]
                     in_range = SearchEntry.objects.filter(specialist_id__gt=after, specialist_id__lte=chunk[-1])
-                    sync_chunk(load_chunk(chunk), in_range, today, counts)
+                    sync_chunk(load_chunk(after=after, last=chunk[-1]), in_range, today, counts)
                     bar.update(len(chunk))
                     after = chunk[-1]
             sync_chunk([], SearchEntry.objects.filter(specialist_id__gt=after), today, counts)
@@ -213,7 +210,8 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
             ids = sorted(set(specialist_ids))
             for start in range(0, len(ids), CHUNK):  # keep IN lists short (SQLite caps query parameters)
                 chunk = ids[start : start + CHUNK]
-                sync_chunk(load_chunk(chunk), SearchEntry.objects.filter(specialist_id__in=chunk), today, counts)
+                stored = SearchEntry.objects.filter(specialist_id__in=chunk)
+                sync_chunk(load_chunk(chunk), stored, today, counts)
     return Refreshed(*counts)
 
 
@@ -221,8 +219,8 @@ def sync_chunk(loaded, stored, today, counts: list[int]) -> None:
     """Make the index rows in `stored` (a SearchEntry queryset) those of `loaded` (load_chunk); add to counts."""
     current = {(row[1], row[2]): row for row in stored.values_list("id", *COLUMNS)}
     changed = []
-    for specialist, places in loaded:
-        for values in entries_for(specialist, places, today):
+    for loaded_one in loaded:
+        for values in entries_for(*loaded_one, today):
             row = current.pop(values[:2], None)
             if row is None or not holds(row[1:], values, today):
                 changed.append(values)

@@ -1,5 +1,6 @@
 """The search index follows every way the directory changes: admin actions, imports, saves, fixtures."""
 
+import dataclasses
 import datetime
 import importlib
 import io
@@ -8,14 +9,26 @@ from contextlib import contextmanager
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bench.public_files import CMS_HEADER, NPPES_HEADER, cms_row, nppes_deactivated_row, write_csv
 from directory import geo
 from directory.importers.profiles import import_profiles, profiles_for_export, write_profiles_csv
-from directory.models import Specialist, batch_changes, specialists_changed, specialists_touched
+from directory.models import (
+    Procedure,
+    Specialist,
+    VolumeSource,
+    batch_changes,
+    specialists_changed,
+    specialists_touched,
+)
+from directory.volumes import wording_key
+from referral import ranking
 from referral.models import SearchEntry
 from tests.directory.test_admin import specialist_form_data
 from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory, TrainingFactory
@@ -284,3 +297,73 @@ def test_a_stored_valid_until_later_than_it_should_be_is_rewritten():
 
     assert sync_search_entries() == (1, 0, 0)
     assert SearchEntry.objects.get(pk=entry.pk).valid_until == entry.valid_until
+
+
+def ranked(candidate, today):
+    """Everything the index stores that the ranking derives from a candidate, in both languages."""
+    experience = ranking.assess_experience(candidate.volumes, today)
+    worded = [
+        (
+            ranking.static_results(candidate, today, experience, language=language),
+            ranking.key_facts(candidate, today=today, experience=experience, language=language),
+        )
+        for language in ("en", "es")
+    ]
+    return worded, ranking.static_parts_valid_until(candidate, today)
+
+
+counts = st.tuples(
+    st.sampled_from([Procedure.MIS_SI_FUSION, Procedure.OPEN_SI_FUSION, Procedure.SI_INJECTION]),
+    st.none() | st.integers(0, 40),
+    st.integers(2022, 2026),  # the period's year
+    st.booleans(),  # a full year (or half of one)
+    st.sampled_from([VolumeSource.SELF_REPORTED, VolumeSource.CMS_MEDICARE]),
+    st.booleans(),  # verified
+)
+trainings = st.tuples(st.sampled_from(["Course A", "Course B"]), st.none() | st.sampled_from([2019, 2024]))
+
+
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    counts=st.lists(counts, max_size=5, unique_by=lambda c: (c[0], c[2], c[3], c[4])),  # one per period and source
+    trainings=st.lists(trainings, max_size=4),
+    verified=st.booleans(),
+)
+def test_the_refresh_candidate_from_plain_values_is_the_one_from_model_instances(counts, trainings, verified):
+    """The refresh loads counts and trainings as plain values (load_chunk); the search's page and the profile
+    use model instances (candidate_from_specialist): both must rank and word a specialist alike."""
+    from referral.matching import candidate_from_specialist, candidate_from_values
+    from referral.search_index import load_chunk
+
+    today = timezone.localdate()
+    with transaction.atomic():
+        specialist = SpecialistFactory(verified_at=timezone.now() if verified else None)
+        for procedure, count, year, full, source, is_verified in counts:
+            ProcedureVolumeFactory(
+                specialist=specialist,
+                procedure=procedure,
+                count=count,
+                is_suppressed=count is None,
+                period_start=datetime.date(year, 1 if full else 7, 1),
+                period_end=datetime.date(year, 12, 31),
+                source=source,
+                verified=is_verified,
+            )
+        for course, year in trainings:  # equal years: the latest is the last recorded
+            TrainingFactory(specialist=specialist, course=course, year=year)
+        (loaded,) = load_chunk([specialist.pk])
+        specialist, volumes, trainings_, _places = loaded
+        plain = candidate_from_values(specialist, 0.0, volumes, trainings_)
+        instances = candidate_from_specialist(
+            Specialist.objects.prefetch_related("volumes", "trainings").get(pk=specialist.pk), 0.0
+        )
+        transaction.set_rollback(True)
+    assert len(plain.volumes) == len(counts) and all(isinstance(v, ranking.Volume) for v in plain.volumes)
+    # The same counts (in Meta order, whose ties, here two periods of one year's end, come as the database
+    # gives them: the ranking's choice never rests on them).
+    assert sorted(((*wording_key(v), v.is_suppressed) for v in plain.volumes), key=repr) == sorted(
+        ((*wording_key(v), v.is_suppressed) for v in instances.volumes), key=repr
+    )
+    assert dataclasses.replace(plain, volumes=()) == dataclasses.replace(instances, volumes=())
+    assert plain.training_count == len(trainings)
+    assert ranked(plain, today) == ranked(instances, today)

@@ -3,6 +3,7 @@ must be the words worded afresh, in the language asked for, whatever was kept be
 active, and must follow `today` (pure: no database)."""
 
 import datetime
+from dataclasses import replace
 
 from django.utils import translation
 from hypothesis import given, settings
@@ -154,3 +155,13 @@ def test_kept_reasons_follow_today():
     # The count is past-year on 15 Mar 2026 and stale three years on; before its period ends it is neither.
     assert kept[0][1] and kept[1][1] == ["SI-joint injections: last count is from 2025, too old to count"]
     assert kept[3][1] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(candidate=candidates, first=days, other_day=st.integers(1, 28), today=days)
+def test_a_count_verified_another_day_of_the_same_month_reads_as_worded_afresh(candidate, first, other_day, today):
+    # A count's words are kept by the month of the profile's verification, not its day (volumes.verified_month).
+    verified = [replace(candidate, verified_at=day) for day in (first, first.replace(day=other_day))]
+    fresh = [afresh(c, today, language) for c in verified for language in LANGUAGES]
+    forget_kept_words()
+    assert [worded(c, today, language) for c in verified for language in LANGUAGES] == fresh
