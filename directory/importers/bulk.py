@@ -5,7 +5,7 @@ These paths skip model save() and signals, so they write no django-simple-histor
 """
 
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from django.db import connection, connections
 from django.utils import timezone
@@ -326,6 +326,42 @@ def insert_with_history(model, objs: list, *, default_user=None) -> None:
     history_rows(model, objs, history_type="+", default_user=default_user, date=now)
 
 
+# What a history row holds besides the tracked fields, in the order the rows below give them.
+HISTORY_COLUMNS = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+
+
+def insert_rows_with_history(model, names: list[str], rows: list[tuple], *, reasons: list, default_user=None):
+    """Insert plain rows (values for `names`, in that order) and one "+" history row each, built from the same
+    tuples; return the new ids. `reasons` are the rows' change reasons, in order.
+
+    The history rows are those insert_with_history writes for instances holding these values: the other fields
+    take the model's defaults (auto_now and auto_now_add fields: the current time, also the history date), the
+    user is `default_user`, else simple-history's default user. No model instance is built: for tens of
+    thousands of new trainings and counts that was a fifth of a first profiles import (BENCHMARKS.md).
+    """
+    if not rows:
+        return []
+    historical = model.history.model
+    now = timezone.now()
+    template = model()  # no _history_user: simple-history's default user as for an instance without one
+    rest = [f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in names]
+    for field in rest:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            setattr(template, field.attname, now)
+    every = [*names, *(field.attname for field in rest)]
+    constants = tuple(getattr(template, field.attname) for field in rest)
+    rows = [(*row, *constants) for row in rows]
+    ids = insert_rows(model, every, rows, with_ids=True)
+    position = {name: index for index, name in enumerate([model._meta.pk.attname, *every])}
+    tracked = [field.attname for field in historical.tracked_fields]
+    pick = itemgetter(*(position[name] for name in tracked))
+    user = default_user or historical.get_default_history_user(template)
+    user = getattr(user, "pk", user)
+    history = [(*pick((pk, *row)), now, reason, "+", user) for pk, row, reason in zip(ids, rows, reasons, strict=True)]
+    insert_rows(historical, [*tracked, *HISTORY_COLUMNS], history)
+    return ids
+
+
 def _values(names):
     """Return a function giving an object's `names` attributes as a tuple (attrgetter gives one alone bare)."""
     read = attrgetter(*names)
@@ -338,7 +374,7 @@ def history_rows(model, objs: list, *, history_type: str, default_user=None, dat
         return
     historical = model.history.model
     tracked = [field.attname for field in historical.tracked_fields]
-    names = [*tracked, "history_date", "history_change_reason", "history_type", "history_user_id"]
+    names = [*tracked, *HISTORY_COLUMNS]
     date = date or timezone.now()
     tracked_values = _values(tracked)
     fallback = unset = object()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from directory.csvsafe import neutralise_cell, restore_cell
-from directory.importers.bulk import insert_rows, insert_with_history
+from directory.importers.bulk import insert_rows, insert_rows_with_history, insert_with_history
 from directory.importers.rows import (
     parse_bool,
     parse_choice,
@@ -393,27 +393,49 @@ class _RowImporter:
         for these models (they have no unique fields but the primary key, which it skips; their unique
         constraints are constraints: see validate()), which tests/directory/test_import_profiles.py asserts.
         """
-        model = type(instance)
-        fields = self.checked_fields.get(model)
-        if fields is None:
-            fields = [f for f in model._meta.fields if f.name not in FULL_CLEAN_EXCLUDE and not f.generated]
-            self.checked_fields[model] = fields
-        errors = {}
-        for model_field in fields:  # as Model.clean_fields()
-            raw_value = getattr(instance, model_field.attname)
-            if model_field.blank and raw_value in model_field.empty_values:
-                continue
-            cleaned, error = self.clean_value(model_field, raw_value)
-            if error is None:
-                setattr(instance, model_field.attname, cleaned)
-            else:
-                errors[model_field.name] = error.error_list
+        errors, cleaned = self.clean_fields(type(instance), instance)
+        for attname, value in cleaned.items():
+            setattr(instance, attname, value)
         try:
             instance.clean()
         except ValidationError as error:
             errors = error.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+    def full_clean_row(self, model, row):
+        """full_clean() for a new object planned as a row of row_type(model) instead of an instance: the same
+        field checks through the same caches, then the model's clean() (which reads the fields alone, and a row
+        has them as attributes); return the row with the cleaned values."""
+        errors, cleaned = self.clean_fields(model, row)
+        if cleaned:
+            row = row._replace(**cleaned)
+        try:
+            model.clean(row)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+        return row
+
+    def clean_fields(self, model, obj) -> tuple[dict, dict]:
+        """As Model.clean_fields() on `obj` (an instance or a row): return ({field: errors}, {attname: cleaned
+        value} for the values cleaning changed)."""
+        fields = self.checked_fields.get(model)
+        if fields is None:
+            fields = [f for f in model._meta.fields if f.name not in FULL_CLEAN_EXCLUDE and not f.generated]
+            self.checked_fields[model] = fields
+        errors, changed = {}, {}
+        for model_field in fields:
+            raw_value = getattr(obj, model_field.attname)
+            if model_field.blank and raw_value in model_field.empty_values:
+                continue
+            cleaned, error = self.clean_value(model_field, raw_value)
+            if error is not None:
+                errors[model_field.name] = error.error_list
+            elif cleaned is not raw_value:
+                changed[model_field.attname] = cleaned
+        return errors, changed
 
     def cells(self, values) -> dict:
         # restore_cell() changes only a cell that starts with an apostrophe: calling it for those alone halved
@@ -526,6 +548,18 @@ def parsed_cell(parse, text) -> tuple:
         return (None, " ".join(error.messages))
     except ValueError as error:
         return (None, str(error))
+
+
+def rejected(error: ValidationError, column_of: dict) -> RowRejected:
+    """Return a model's validation errors as a rejected row, by column and in plain words."""
+    column_of = {NON_FIELD_ERRORS: "", **column_of}
+    return RowRejected(
+        [
+            (column_of.get(name, name), plain_message(message))
+            for name, messages in error.message_dict.items()
+            for message in messages
+        ]
+    )
 
 
 def not_clearable(column) -> str:
@@ -809,14 +843,14 @@ class _Row:
         try:
             self.importer.full_clean(instance)
         except ValidationError as error:
-            column_of = {NON_FIELD_ERRORS: "", **column_of}
-            raise RowRejected(
-                [
-                    (column_of.get(name, name), plain_message(message))
-                    for name, messages in error.message_dict.items()
-                    for message in messages
-                ]
-            ) from None
+            raise rejected(error, column_of) from None
+
+    def validate_row(self, model, row, *, column_of):
+        """validate() for a new object planned as a row (see _RowImporter.full_clean_row); return the row."""
+        try:
+            return self.importer.full_clean_row(model, row)
+        except ValidationError as error:
+            raise rejected(error, column_of) from None
 
     def write_practice(self, diffs, commits) -> list[str]:
         """Link the specialist to the row's practice (found by name, address and ZIP) as their primary one."""
@@ -881,9 +915,10 @@ class _Row:
         if not stale and not to_add:
             return []
         gone = [(training, editable(Training, training)) for training in stale]
-        added = [Training(specialist=self.target, course=course, year=year) for course, year in to_add]
-        for training in added:
-            self.validate(training, column_of=TRAINING_COLUMN)
+        added = [
+            self.validate_row(Training, new_row(Training)._replace(course=course, year=year), column_of=TRAINING_COLUMN)
+            for course, year in to_add
+        ]
         commits.append(lambda: self.importer.writes.trainings(self.target, keep, added, gone, self.reason))
         on_file = [(training.course, training.year) for training in existing]
         diffs.append(Change("si_training", trainings_text(on_file), trainings_text(self.trainings)))
@@ -915,14 +950,16 @@ class _Row:
                 if volume is None:
                     continue
                 deleted.append((volume, editable(ProcedureVolume, volume)))
-            else:
-                if volume is not None and volume.count == count and not volume.is_suppressed:
-                    continue
-                new = (
-                    ProcedureVolume(specialist=self.target, procedure=procedure, **period)
-                    if volume is None
-                    else editable(ProcedureVolume, volume)
+            elif volume is None:  # a new count, planned as a row (see _Writes.flush)
+                new = new_row(ProcedureVolume)._replace(
+                    procedure=procedure, **period, count=count, is_suppressed=False, verified=False
                 )
+                new = self.validate_row(ProcedureVolume, new, column_of={**column_of, "count": column})
+                written.append((None, new))
+            else:
+                if volume.count == count and not volume.is_suppressed:
+                    continue
+                new = editable(ProcedureVolume, volume)
                 new.count, new.is_suppressed, new.verified = count, False, False  # a new number: unverified
                 self.validate(new, column_of={**column_of, "count": column})
                 written.append((volume, new))
@@ -945,6 +982,7 @@ class _Writes:
         self.new_practices, self.changed_practices = [], {}  # changed: id(practice) -> practice
         self.practice_fields = set()
         self.new_affiliations, self.gone_affiliations, self.primary_affiliations = [], [], []
+        # New trainings and counts: (specialist, row of row_type(model), reason), written as rows (see flush).
         self.new_trainings, self.gone_trainings = [], []
         self.new_volumes, self.changed_volumes, self.gone_volumes = [], [], []
         self.insurance_lists = {}  # id(practice) -> (practice, [Insurance], confirmed on, reason)
@@ -993,20 +1031,20 @@ class _Writes:
         self.new_affiliations.append(affiliation)
 
     def trainings(self, specialist, keep, added, gone, reason):
-        """Keep a row's new trainings and those it drops ((on file, instance to delete) pairs)."""
-        for training in [*added, *(instance for _, instance in gone)]:
+        """Keep a row's new trainings (rows) and those it drops ((on file, instance to delete) pairs)."""
+        for _, training in gone:
             training._change_reason = reason
-        self.new_trainings += added
+        self.new_trainings += [(specialist, training, reason) for training in added]
         self.gone_trainings += [instance for _, instance in gone]
         self.importer.trainings[specialist.npi] = [*keep, *added]
 
     def volumes(self, specialist, written, deleted, reason):
         on_file = self.importer.volumes.setdefault(specialist.npi, [])
         for old, new in written:
-            new._change_reason = reason
-            if old is None:
-                self.new_volumes.append(new)
+            if old is None:  # a row
+                self.new_volumes.append((specialist, new, reason))
             else:
+                new._change_reason = reason
                 self.changed_volumes.append(new)
                 on_file.remove(old)
             on_file.append(new)
@@ -1075,8 +1113,8 @@ class _Writes:
             if user is not None:
                 gone._history_user = user
             gone.delete()
-        insert_with_history(Training, self.new_trainings, default_user=user)
-        insert_with_history(ProcedureVolume, self.new_volumes, default_user=user)
+        insert_planned(Training, self.new_trainings, default_user=user)
+        insert_planned(ProcedureVolume, self.new_volumes, default_user=user)
         if self.changed_volumes:
             fields = ["count", "is_suppressed", "verified"]
             bulk_update_with_history(self.changed_volumes, ProcedureVolume, fields, **history)
@@ -1087,6 +1125,22 @@ class _Writes:
         for chunk in chunked(changed_practices):  # their other specialists' addresses changed too
             touched.update(Affiliation.objects.filter(practice_id__in=chunk).values_list("specialist_id", flat=True))
         specialists_touched(touched)
+
+
+def insert_planned(model, planned: list, *, default_user):
+    """Insert new rows planned as (specialist, row of row_type(model), reason), with their history: the
+    specialist's id is known only now (a new specialist is written first)."""
+    fields = list(row_type(model)._fields)
+    pk_at, specialist_at = fields.index(model._meta.pk.attname), fields.index("specialist_id")
+    rows = []
+    for specialist, row, _ in planned:
+        values = list(row)
+        values[specialist_at] = specialist.pk
+        del values[pk_at]
+        rows.append(values)
+    del fields[pk_at]
+    reasons = [reason for _, _, reason in planned]
+    insert_rows_with_history(model, fields, rows, reasons=reasons, default_user=default_user)
 
 
 def differs(specialist, name, value) -> bool:
@@ -1118,6 +1172,13 @@ def row_type(model):
     base = namedtuple(f"{model.__name__}Row", attnames)
     pk = attnames.index(model._meta.pk.attname)
     return type(base.__name__, (base,), {"__slots__": (), "pk": property(lambda row: row[pk])})
+
+
+@cache
+def new_row(model):
+    """A row of row_type(model) holding a new object's defaults, for _replace() with its values."""
+    template = model()
+    return row_type(model)._make(getattr(template, name) for name in row_type(model)._fields)
 
 
 def rows_on_file(queryset):
