@@ -355,6 +355,7 @@ class _RowImporter:
         self.read_cells = {}  # (column, parse function, cell text) -> (value, problem or None), see _Row.read
         self.cleaned = {}  # (model field, type, value) -> (cleaned value, ValidationError or None)
         self.checked_fields = {}  # model -> the fields full_clean() checks
+        self.cleaned_rows = {}  # (model, new row) -> the row cleaned, or its ValidationError (see full_clean_row)
         self.field_problems = {}  # (model, field name, type, value) -> the field's complaint or None
 
     def clean_value(self, field, value) -> tuple:
@@ -406,17 +407,26 @@ class _RowImporter:
     def full_clean_row(self, model, row):
         """full_clean() for a new object planned as a row of row_type(model) instead of an instance: the same
         field checks through the same caches, then the model's clean() (which reads the fields alone, and a row
-        has them as attributes); return the row with the cleaned values."""
-        errors, cleaned = self.clean_fields(model, row)
-        if cleaned:
-            row = row._replace(**cleaned)
-        try:
-            model.clean(row)
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
-        if errors:
-            raise ValidationError(errors)
-        return row
+        has them as attributes); return the row with the cleaned values.
+
+        The outcome is kept per file by the row's values: new trainings and counts repeat the same course and
+        year, the same period and count, row after row (their specialist is not among the values yet).
+        """
+        key = (model, row)
+        outcome = self.cleaned_rows.get(key)
+        if outcome is None:
+            errors, cleaned = self.clean_fields(model, row)
+            outcome = row._replace(**cleaned) if cleaned else row
+            try:
+                model.clean(outcome)
+            except ValidationError as error:
+                errors = error.update_error_dict(errors)
+            if errors:
+                outcome = ValidationError(errors)
+            self.cleaned_rows[key] = outcome
+        if isinstance(outcome, ValidationError):
+            raise outcome
+        return outcome
 
     def clean_fields(self, model, obj) -> tuple[dict, dict]:
         """As Model.clean_fields() on `obj` (an instance or a row): return ({field: errors}, {attname: cleaned
