@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, transaction
 from django.db.models import Model, Prefetch
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
@@ -333,6 +334,22 @@ def chunked(items, size=900):
         yield items[start : start + size]
 
 
+def among(model, name, values):
+    """Yield `name__in` lookups of `model` that together cover `values`, for loading what is on file.
+
+    On PostgreSQL one array parameter holds them all (`IN (SELECT unnest(%s::type[]))`): psycopg splits a query
+    of 900 placeholders anew each time (too long for its cache) and Django prepares each value, which was a fifth
+    of an unchanged re-import there. Elsewhere, chunks of 900 values (see chunked).
+    """
+    values = list(values)
+    if connection.vendor != "postgresql":
+        for chunk in chunked(values):
+            yield {f"{name}__in": chunk}
+    elif values:
+        db_type = model._meta.get_field(name).db_type(connection)
+        yield {f"{name}__in": RawSQL(f"SELECT unnest(%s::{db_type}[])", [values])}
+
+
 class _RowImporter:
     """Parse and check rows of one file against what is on file (loaded once), and collect their writes."""
 
@@ -457,24 +474,24 @@ class _RowImporter:
     def load(self, rows):
         """Load the specialists, practices and ZIPs that the file's rows name, in a few queries per 900 rows."""
         npis = {cells.get("npi", "") for cells in rows} - {""}
-        for chunk in chunked(npis):
-            for specialist in Specialist.objects.filter(npi__in=chunk):
+        for lookup in among(Specialist, "npi", npis):
+            for specialist in Specialist.objects.filter(**lookup):
                 self.specialists[specialist.npi] = specialist
         npi_of = {specialist.pk: npi for npi, specialist in self.specialists.items()}
         # Trainings and counts, most of what is on file, stay rows: a row changes few of them, and building a
         # model instance of each was a fifth of an unchanged re-import (BENCHMARKS.md).
         affiliations = []
-        for chunk in chunked(npi_of):
-            affiliations += Affiliation.objects.filter(specialist_id__in=chunk).primary_first()
-            for training in rows_on_file(Training.objects.filter(specialist_id__in=chunk).order_by("id")):
+        for lookup in among(Training, "specialist", npi_of):  # the same foreign key in the three models
+            affiliations += Affiliation.objects.filter(**lookup).primary_first()
+            for training in rows_on_file(Training.objects.filter(**lookup).order_by("id")):
                 self.trainings.setdefault(npi_of[training.specialist_id], []).append(training)
-            for volume in rows_on_file(ProcedureVolume.objects.filter(specialist_id__in=chunk).order_by("id")):
+            for volume in rows_on_file(ProcedureVolume.objects.filter(**lookup).order_by("id")):
                 self.volumes.setdefault(npi_of[volume.specialist_id], []).append(volume)
         # One Practice object per practice (the file's practices by name, then those linked but not named).
         names = {cells["practice_name"] for cells in rows if cells.get("practice_name")}
-        by_pk = self.load_practices(name__in=names)
-        by_pk |= self.load_practices(pk__in={a.practice_id for a in affiliations} - set(by_pk))
-        by_pk |= self.load_practices(name__in={practice.name for practice in by_pk.values()} - names)
+        by_pk = self.load_practices("name", names)
+        by_pk |= self.load_practices("id", {a.practice_id for a in affiliations} - set(by_pk))
+        by_pk |= self.load_practices("name", {practice.name for practice in by_pk.values()} - names)
         for affiliation in affiliations:
             affiliation.practice = by_pk[affiliation.practice_id]
             self.affiliations.setdefault(npi_of[affiliation.specialist_id], []).append(affiliation)
@@ -491,17 +508,18 @@ class _RowImporter:
         self.load_zip_rows(codes | {practice.zip_code for practice in by_pk.values()})
 
     @staticmethod
-    def load_practices(**lookup) -> dict:
-        """Return {pk: Practice} of the practices with `lookup` (one field__in lookup), in chunks."""
-        ((name, values),) = lookup.items()
+    def load_practices(field, values) -> dict:
+        """Return {pk: Practice} of the practices whose `field` is among `values` (see among)."""
         return {
-            practice.pk: practice for chunk in chunked(values) for practice in Practice.objects.filter(**{name: chunk})
+            practice.pk: practice
+            for lookup in among(Practice, field, values)
+            for practice in Practice.objects.filter(**lookup)
         }
 
     def load_zip_rows(self, codes):
         codes = {code for code in codes if code and code not in self.zip_rows}
-        for chunk in chunked(codes):
-            self.zip_rows.update(ZipCode.objects.in_bulk(chunk))
+        for lookup in among(ZipCode, "code", codes):
+            self.zip_rows.update((row.code, row) for row in ZipCode.objects.filter(**lookup))
         self.zip_rows.update(dict.fromkeys(codes - set(self.zip_rows)))
 
     def import_row(self, row_number, values, cells, first_row_of_npi) -> RowOutcome:
@@ -1260,8 +1278,8 @@ class _InsuranceOnFile:
         by_pk = {entry.pk: entry for entry in self.entries}
         listed = {pk: [] for pk in practices_by_pk}
         through = Practice.insurance.through
-        for chunk in chunked(practices_by_pk):
-            for practice_id, insurance_id in through.objects.filter(practice_id__in=chunk).values_list(
+        for lookup in among(through, "practice", practices_by_pk):
+            for practice_id, insurance_id in through.objects.filter(**lookup).values_list(
                 "practice_id", "insurance_id"
             ):
                 listed[practice_id].append(by_pk[insurance_id])
