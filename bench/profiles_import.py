@@ -10,6 +10,10 @@ Prints rows/s for the first import (every row created) and for a re-import of th
 unchanged), and how much of the CPU time went to refreshing the search index of the specialists the import
 touched (the receivers of directory.models.specialists_changed, run once at the end of the import). The
 generated file is deterministic (seeded) and clearly fictional ("Demo" practices, 555-01xx phones).
+
+--digest then imports a changed copy of the file (a dry run, then twice for real, by a user) and prints a hash
+of every report line and of every profile and history row after each import: two versions of the importer that
+print the same digests wrote the same rows, history and reports (untimed; ids included, times left out).
 """
 
 import argparse
@@ -72,7 +76,68 @@ def write_profiles_file(path: Path, rows: int, zip_codes: list, seed: int = 2025
             writer.writerow(row)
 
 
-def timed_import(path: Path) -> tuple[float, float, float, int, object]:
+def write_changed_file(source: Path, path: Path) -> None:
+    """Write a copy of the generated file with every kind of change a curator makes, and bad rows among them."""
+    from directory.models import npi_check_digit
+
+    with source.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    for n, row in enumerate(rows):
+        changes = {
+            5: {"insurance": "medicare; aetna", "insurance_confirmed": "2025-06-01"},
+            7: {"mis_si_fusion_count": str(int(row["mis_si_fusion_count"]) + 1)},
+            11: {"si_training": f"{COURSES[n % 4]} (2024); {COURSES[(n + 1) % 4]}"},
+            13: {"si_training": "(clear)"},
+            17: {"rf_ablation_count": "(clear)", "si_injection_count": "(clear)"},
+            19: {"phone": "312-555-0199"},
+            23: {"practice_name": f"Demo New Practice {n // 50}", "address_line1": f"{n // 50} New Street"},
+            29: {"address_line2": "Suite 2"},
+            31: {"first_name": "Quinn", "credentials": "DO"},
+            37: {"verified": "no" if row["verified"] == "yes" else "yes"},
+            41: {"zip": "00000"},
+            43: {"website": "ftp://demo.example/"},
+            47: {"specialty": "(clear)"},
+            53: {"languages": "(clear)", "telehealth": "maybe"},
+            59: {"insurance": "bogus plan", "insurance_confirmed": "2025-06-01"},
+            61: {"npi": rows[n - 1]["npi"]},
+            67: {"npi": f"{300000000 + n:09d}", "first_name": "New"},
+            71: {"volume_period_start": "2024-01-01", "volume_period_end": "2024-12-31", "volume_source": "registry"},
+            73: {"published": "no", "accepting_new_patients": "(clear)"},
+        }
+        for every, change in changes.items():
+            if n % every == 0:
+                row.update(change)
+        if n % 67 == 0:  # a new, valid NPI
+            row["npi"] = row["npi"] + str(npi_check_digit(row["npi"]))
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=rows[0].keys())
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def digest(result) -> str:
+    """Hash the import's report lines and every row of the profile tables and their history, without times and
+    history ids (which differ from run to run by design)."""
+    import hashlib
+
+    from django.apps import apps
+    from django.db import models
+
+    tables = ["Specialist", "Practice", "Affiliation", "Training", "ProcedureVolume", "Practice_insurance"]
+    tables += [f"Historical{name}" for name in tables if name != "Affiliation"]
+    hashed = hashlib.sha256("\n".join(result.report_lines()).encode())
+    for name in tables:
+        model = apps.get_model("directory", name)
+        times = {f.attname for f in model._meta.concrete_fields if isinstance(f, models.DateTimeField)}
+        values = [
+            sorted((key, value is not None if key in times else value) for key, value in row.items())
+            for row in model.objects.values(*[f.attname for f in model._meta.concrete_fields if f.name != "history_id"])
+        ]
+        hashed.update(repr((name, sorted(map(repr, values)))).encode())
+    return hashed.hexdigest()[:16]
+
+
+def timed_import(path: Path, **options) -> tuple[float, float, float, int, object]:
     """Import the file; return wall seconds, this process's CPU seconds (SQLite runs in-process), the CPU seconds
     of those that went to the end-of-import search index refresh, the number of queries and the result."""
     from django.db import connection
@@ -101,7 +166,7 @@ def timed_import(path: Path) -> tuple[float, float, float, int, object]:
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         with path.open(encoding="utf-8", newline="") as file, connection.execute_wrapper(count):
-            result = import_profiles(file)
+            result = import_profiles(file, **options)
     finally:
         del specialists_changed.send  # the class's method again
     return time.perf_counter() - started, time.process_time() - cpu_started, refresh, queries, result
@@ -114,6 +179,7 @@ def main() -> None:
     parser.add_argument(
         "--reimports", type=int, default=1, help="re-import the file this many times (a loaded machine: take the best)"
     )
+    parser.add_argument("--digest", action="store_true", help="then import a changed file and print digests")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="sij-bench-profiles-"))
@@ -163,6 +229,17 @@ def main() -> None:
                 f"(the import's own work {args.rows / (cpu - refresh):,.0f} rows/s); "
                 f"{queries / args.rows:.2f} queries per row; load average {os.getloadavg()[0]:.1f}"
             )
+            if args.digest and label == "first import":
+                print(f"digest after the first import: {digest(result)}")
+        if args.digest:
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.create_user("bench-curator")
+            changed = workdir / "changed.csv"
+            write_changed_file(path, changed)
+            for dry_run, label in ((True, "dry run"), (False, "import"), (False, "again")):
+                result = timed_import(changed, user=user, dry_run=dry_run)[-1]
+                print(f"changed file, {label} ({result.summary()}): digest {digest(result)}")
     finally:
         connection.close()
         if bench_db:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, transaction
 from django.db.models import Model, Prefetch
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from directory.csvsafe import neutralise_cell, restore_cell
-from directory.importers.bulk import insert_rows, insert_with_history
+from directory.importers.bulk import insert_rows, insert_rows_with_history, insert_with_history
 from directory.importers.rows import (
     parse_bool,
     parse_choice,
@@ -333,6 +334,22 @@ def chunked(items, size=900):
         yield items[start : start + size]
 
 
+def among(model, name, values):
+    """Yield `name__in` lookups of `model` that together cover `values`, for loading what is on file.
+
+    On PostgreSQL one array parameter holds them all (`IN (SELECT unnest(%s::type[]))`): psycopg splits a query
+    of 900 placeholders anew each time (too long for its cache) and Django prepares each value, which was a fifth
+    of an unchanged re-import there. Elsewhere, chunks of 900 values (see chunked).
+    """
+    values = list(values)
+    if connection.vendor != "postgresql":
+        for chunk in chunked(values):
+            yield {f"{name}__in": chunk}
+    elif values:
+        db_type = model._meta.get_field(name).db_type(connection)
+        yield {f"{name}__in": RawSQL(f"SELECT unnest(%s::{db_type}[])", [values])}
+
+
 class _RowImporter:
     """Parse and check rows of one file against what is on file (loaded once), and collect their writes."""
 
@@ -355,6 +372,8 @@ class _RowImporter:
         self.read_cells = {}  # (column, parse function, cell text) -> (value, problem or None), see _Row.read
         self.cleaned = {}  # (model field, type, value) -> (cleaned value, ValidationError or None)
         self.checked_fields = {}  # model -> the fields full_clean() checks
+        self.practice_checks = {}  # a practice's (field, value) pairs -> [(column, problem)], see practice_problems
+        self.cleaned_rows = {}  # (model, new row) -> the row cleaned, or its ValidationError (see full_clean_row)
         self.field_problems = {}  # (model, field name, type, value) -> the field's complaint or None
 
     def clean_value(self, field, value) -> tuple:
@@ -385,6 +404,22 @@ class _RowImporter:
             problem = self.field_problems[key] = None if error is None else " ".join(error.messages)
         return problem
 
+    def practice_problems(self, values: dict) -> list[tuple[str, str]]:
+        """Return (column, problem) for each of a practice's fields (text) that its own validation refuses.
+
+        Kept per file by the whole practice: its specialists' rows repeat it, and checking its seven fields one
+        look-up each was a tenth of parsing an unchanged re-import.
+        """
+        key = tuple(values.items())
+        problems = self.practice_checks.get(key)
+        if problems is None:
+            problems = self.practice_checks[key] = [
+                (PRACTICE_COLUMN_OF[name], problem)
+                for name, value in values.items()
+                if (problem := self.field_problem(Practice, name, value)) is not None
+            ]
+        return problems
+
     def full_clean(self, instance):
         """instance.full_clean(exclude=FULL_CLEAN_EXCLUDE, validate_constraints=False), with field checks kept
         per file (clean_value): the same checks, the same messages, a fraction of the time on a large file.
@@ -393,27 +428,58 @@ class _RowImporter:
         for these models (they have no unique fields but the primary key, which it skips; their unique
         constraints are constraints: see validate()), which tests/directory/test_import_profiles.py asserts.
         """
-        model = type(instance)
-        fields = self.checked_fields.get(model)
-        if fields is None:
-            fields = [f for f in model._meta.fields if f.name not in FULL_CLEAN_EXCLUDE and not f.generated]
-            self.checked_fields[model] = fields
-        errors = {}
-        for model_field in fields:  # as Model.clean_fields()
-            raw_value = getattr(instance, model_field.attname)
-            if model_field.blank and raw_value in model_field.empty_values:
-                continue
-            cleaned, error = self.clean_value(model_field, raw_value)
-            if error is None:
-                setattr(instance, model_field.attname, cleaned)
-            else:
-                errors[model_field.name] = error.error_list
+        errors, cleaned = self.clean_fields(type(instance), instance)
+        for attname, value in cleaned.items():
+            setattr(instance, attname, value)
         try:
             instance.clean()
         except ValidationError as error:
             errors = error.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+    def full_clean_row(self, model, row):
+        """full_clean() for a new object planned as a row of row_type(model) instead of an instance: the same
+        field checks through the same caches, then the model's clean() (which reads the fields alone, and a row
+        has them as attributes); return the row with the cleaned values.
+
+        The outcome is kept per file by the row's values: new trainings and counts repeat the same course and
+        year, the same period and count, row after row (their specialist is not among the values yet).
+        """
+        key = (model, row)
+        outcome = self.cleaned_rows.get(key)
+        if outcome is None:
+            errors, cleaned = self.clean_fields(model, row)
+            outcome = row._replace(**cleaned) if cleaned else row
+            try:
+                model.clean(outcome)
+            except ValidationError as error:
+                errors = error.update_error_dict(errors)
+            if errors:
+                outcome = ValidationError(errors)
+            self.cleaned_rows[key] = outcome
+        if isinstance(outcome, ValidationError):
+            raise outcome
+        return outcome
+
+    def clean_fields(self, model, obj) -> tuple[dict, dict]:
+        """As Model.clean_fields() on `obj` (an instance or a row): return ({field: errors}, {attname: cleaned
+        value} for the values cleaning changed)."""
+        fields = self.checked_fields.get(model)
+        if fields is None:
+            fields = [f for f in model._meta.fields if f.name not in FULL_CLEAN_EXCLUDE and not f.generated]
+            self.checked_fields[model] = fields
+        errors, changed = {}, {}
+        for model_field in fields:
+            raw_value = getattr(obj, model_field.attname)
+            if model_field.blank and raw_value in model_field.empty_values:
+                continue
+            cleaned, error = self.clean_value(model_field, raw_value)
+            if error is not None:
+                errors[model_field.name] = error.error_list
+            elif cleaned is not raw_value:
+                changed[model_field.attname] = cleaned
+        return errors, changed
 
     def cells(self, values) -> dict:
         # restore_cell() changes only a cell that starts with an apostrophe: calling it for those alone halved
@@ -425,24 +491,24 @@ class _RowImporter:
     def load(self, rows):
         """Load the specialists, practices and ZIPs that the file's rows name, in a few queries per 900 rows."""
         npis = {cells.get("npi", "") for cells in rows} - {""}
-        for chunk in chunked(npis):
-            for specialist in Specialist.objects.filter(npi__in=chunk):
+        for lookup in among(Specialist, "npi", npis):
+            for specialist in Specialist.objects.filter(**lookup):
                 self.specialists[specialist.npi] = specialist
         npi_of = {specialist.pk: npi for npi, specialist in self.specialists.items()}
         # Trainings and counts, most of what is on file, stay rows: a row changes few of them, and building a
         # model instance of each was a fifth of an unchanged re-import (BENCHMARKS.md).
         affiliations = []
-        for chunk in chunked(npi_of):
-            affiliations += Affiliation.objects.filter(specialist_id__in=chunk).primary_first()
-            for training in rows_on_file(Training.objects.filter(specialist_id__in=chunk).order_by("id")):
+        for lookup in among(Training, "specialist", npi_of):  # the same foreign key in the three models
+            affiliations += Affiliation.objects.filter(**lookup).primary_first()
+            for training in rows_on_file(Training.objects.filter(**lookup).order_by("id")):
                 self.trainings.setdefault(npi_of[training.specialist_id], []).append(training)
-            for volume in rows_on_file(ProcedureVolume.objects.filter(specialist_id__in=chunk).order_by("id")):
+            for volume in rows_on_file(ProcedureVolume.objects.filter(**lookup).order_by("id")):
                 self.volumes.setdefault(npi_of[volume.specialist_id], []).append(volume)
         # One Practice object per practice (the file's practices by name, then those linked but not named).
         names = {cells["practice_name"] for cells in rows if cells.get("practice_name")}
-        by_pk = self.load_practices(name__in=names)
-        by_pk |= self.load_practices(pk__in={a.practice_id for a in affiliations} - set(by_pk))
-        by_pk |= self.load_practices(name__in={practice.name for practice in by_pk.values()} - names)
+        by_pk = self.load_practices("name", names)
+        by_pk |= self.load_practices("id", {a.practice_id for a in affiliations} - set(by_pk))
+        by_pk |= self.load_practices("name", {practice.name for practice in by_pk.values()} - names)
         for affiliation in affiliations:
             affiliation.practice = by_pk[affiliation.practice_id]
             self.affiliations.setdefault(npi_of[affiliation.specialist_id], []).append(affiliation)
@@ -459,17 +525,18 @@ class _RowImporter:
         self.load_zip_rows(codes | {practice.zip_code for practice in by_pk.values()})
 
     @staticmethod
-    def load_practices(**lookup) -> dict:
-        """Return {pk: Practice} of the practices with `lookup` (one field__in lookup), in chunks."""
-        ((name, values),) = lookup.items()
+    def load_practices(field, values) -> dict:
+        """Return {pk: Practice} of the practices whose `field` is among `values` (see among)."""
         return {
-            practice.pk: practice for chunk in chunked(values) for practice in Practice.objects.filter(**{name: chunk})
+            practice.pk: practice
+            for lookup in among(Practice, field, values)
+            for practice in Practice.objects.filter(**lookup)
         }
 
     def load_zip_rows(self, codes):
         codes = {code for code in codes if code and code not in self.zip_rows}
-        for chunk in chunked(codes):
-            self.zip_rows.update(ZipCode.objects.in_bulk(chunk))
+        for lookup in among(ZipCode, "code", codes):
+            self.zip_rows.update((row.code, row) for row in ZipCode.objects.filter(**lookup))
         self.zip_rows.update(dict.fromkeys(codes - set(self.zip_rows)))
 
     def import_row(self, row_number, values, cells, first_row_of_npi) -> RowOutcome:
@@ -526,6 +593,18 @@ def parsed_cell(parse, text) -> tuple:
         return (None, " ".join(error.messages))
     except ValueError as error:
         return (None, str(error))
+
+
+def rejected(error: ValidationError, column_of: dict) -> RowRejected:
+    """Return a model's validation errors as a rejected row, by column and in plain words."""
+    column_of = {NON_FIELD_ERRORS: "", **column_of}
+    return RowRejected(
+        [
+            (column_of.get(name, name), plain_message(message))
+            for name, messages in error.message_dict.items()
+            for message in messages
+        ]
+    )
 
 
 def not_clearable(column) -> str:
@@ -688,8 +767,7 @@ class _Row:
                 return
             values["city"] = values.get("city") or zip_code.city
             values["state"] = values.get("state") or zip_code.state
-        for name, value in values.items():
-            self.check_field(Practice, name, PRACTICE_COLUMN_OF[name], value)
+        self.errors += self.importer.practice_problems(values)
         self.practice = {"found": found, "values": values}
 
     def parse_volumes(self):
@@ -809,14 +887,14 @@ class _Row:
         try:
             self.importer.full_clean(instance)
         except ValidationError as error:
-            column_of = {NON_FIELD_ERRORS: "", **column_of}
-            raise RowRejected(
-                [
-                    (column_of.get(name, name), plain_message(message))
-                    for name, messages in error.message_dict.items()
-                    for message in messages
-                ]
-            ) from None
+            raise rejected(error, column_of) from None
+
+    def validate_row(self, model, row, *, column_of):
+        """validate() for a new object planned as a row (see _RowImporter.full_clean_row); return the row."""
+        try:
+            return self.importer.full_clean_row(model, row)
+        except ValidationError as error:
+            raise rejected(error, column_of) from None
 
     def write_practice(self, diffs, commits) -> list[str]:
         """Link the specialist to the row's practice (found by name, address and ZIP) as their primary one."""
@@ -881,9 +959,10 @@ class _Row:
         if not stale and not to_add:
             return []
         gone = [(training, editable(Training, training)) for training in stale]
-        added = [Training(specialist=self.target, course=course, year=year) for course, year in to_add]
-        for training in added:
-            self.validate(training, column_of=TRAINING_COLUMN)
+        added = [
+            self.validate_row(Training, new_row(Training)._replace(course=course, year=year), column_of=TRAINING_COLUMN)
+            for course, year in to_add
+        ]
         commits.append(lambda: self.importer.writes.trainings(self.target, keep, added, gone, self.reason))
         on_file = [(training.course, training.year) for training in existing]
         diffs.append(Change("si_training", trainings_text(on_file), trainings_text(self.trainings)))
@@ -915,14 +994,16 @@ class _Row:
                 if volume is None:
                     continue
                 deleted.append((volume, editable(ProcedureVolume, volume)))
-            else:
-                if volume is not None and volume.count == count and not volume.is_suppressed:
-                    continue
-                new = (
-                    ProcedureVolume(specialist=self.target, procedure=procedure, **period)
-                    if volume is None
-                    else editable(ProcedureVolume, volume)
+            elif volume is None:  # a new count, planned as a row (see _Writes.flush)
+                new = new_row(ProcedureVolume)._replace(
+                    procedure=procedure, **period, count=count, is_suppressed=False, verified=False
                 )
+                new = self.validate_row(ProcedureVolume, new, column_of={**column_of, "count": column})
+                written.append((None, new))
+            else:
+                if volume.count == count and not volume.is_suppressed:
+                    continue
+                new = editable(ProcedureVolume, volume)
                 new.count, new.is_suppressed, new.verified = count, False, False  # a new number: unverified
                 self.validate(new, column_of={**column_of, "count": column})
                 written.append((volume, new))
@@ -945,6 +1026,7 @@ class _Writes:
         self.new_practices, self.changed_practices = [], {}  # changed: id(practice) -> practice
         self.practice_fields = set()
         self.new_affiliations, self.gone_affiliations, self.primary_affiliations = [], [], []
+        # New trainings and counts: (specialist, row of row_type(model), reason), written as rows (see flush).
         self.new_trainings, self.gone_trainings = [], []
         self.new_volumes, self.changed_volumes, self.gone_volumes = [], [], []
         self.insurance_lists = {}  # id(practice) -> (practice, [Insurance], confirmed on, reason)
@@ -993,20 +1075,20 @@ class _Writes:
         self.new_affiliations.append(affiliation)
 
     def trainings(self, specialist, keep, added, gone, reason):
-        """Keep a row's new trainings and those it drops ((on file, instance to delete) pairs)."""
-        for training in [*added, *(instance for _, instance in gone)]:
+        """Keep a row's new trainings (rows) and those it drops ((on file, instance to delete) pairs)."""
+        for _, training in gone:
             training._change_reason = reason
-        self.new_trainings += added
+        self.new_trainings += [(specialist, training, reason) for training in added]
         self.gone_trainings += [instance for _, instance in gone]
         self.importer.trainings[specialist.npi] = [*keep, *added]
 
     def volumes(self, specialist, written, deleted, reason):
         on_file = self.importer.volumes.setdefault(specialist.npi, [])
         for old, new in written:
-            new._change_reason = reason
-            if old is None:
-                self.new_volumes.append(new)
+            if old is None:  # a row
+                self.new_volumes.append((specialist, new, reason))
             else:
+                new._change_reason = reason
                 self.changed_volumes.append(new)
                 on_file.remove(old)
             on_file.append(new)
@@ -1075,8 +1157,8 @@ class _Writes:
             if user is not None:
                 gone._history_user = user
             gone.delete()
-        insert_with_history(Training, self.new_trainings, default_user=user)
-        insert_with_history(ProcedureVolume, self.new_volumes, default_user=user)
+        insert_planned(Training, self.new_trainings, default_user=user)
+        insert_planned(ProcedureVolume, self.new_volumes, default_user=user)
         if self.changed_volumes:
             fields = ["count", "is_suppressed", "verified"]
             bulk_update_with_history(self.changed_volumes, ProcedureVolume, fields, **history)
@@ -1087,6 +1169,22 @@ class _Writes:
         for chunk in chunked(changed_practices):  # their other specialists' addresses changed too
             touched.update(Affiliation.objects.filter(practice_id__in=chunk).values_list("specialist_id", flat=True))
         specialists_touched(touched)
+
+
+def insert_planned(model, planned: list, *, default_user):
+    """Insert new rows planned as (specialist, row of row_type(model), reason), with their history: the
+    specialist's id is known only now (a new specialist is written first)."""
+    fields = list(row_type(model)._fields)
+    pk_at, specialist_at = fields.index(model._meta.pk.attname), fields.index("specialist_id")
+    rows = []
+    for specialist, row, _ in planned:
+        values = list(row)
+        values[specialist_at] = specialist.pk
+        del values[pk_at]
+        rows.append(values)
+    del fields[pk_at]
+    reasons = [reason for _, _, reason in planned]
+    insert_rows_with_history(model, fields, rows, reasons=reasons, default_user=default_user)
 
 
 def differs(specialist, name, value) -> bool:
@@ -1118,6 +1216,13 @@ def row_type(model):
     base = namedtuple(f"{model.__name__}Row", attnames)
     pk = attnames.index(model._meta.pk.attname)
     return type(base.__name__, (base,), {"__slots__": (), "pk": property(lambda row: row[pk])})
+
+
+@cache
+def new_row(model):
+    """A row of row_type(model) holding a new object's defaults, for _replace() with its values."""
+    template = model()
+    return row_type(model)._make(getattr(template, name) for name in row_type(model)._fields)
 
 
 def rows_on_file(queryset):
@@ -1189,8 +1294,8 @@ class _InsuranceOnFile:
         by_pk = {entry.pk: entry for entry in self.entries}
         listed = {pk: [] for pk in practices_by_pk}
         through = Practice.insurance.through
-        for chunk in chunked(practices_by_pk):
-            for practice_id, insurance_id in through.objects.filter(practice_id__in=chunk).values_list(
+        for lookup in among(through, "practice", practices_by_pk):
+            for practice_id, insurance_id in through.objects.filter(**lookup).values_list(
                 "practice_id", "insurance_id"
             ):
                 listed[practice_id].append(by_pk[insurance_id])
