@@ -50,6 +50,12 @@ class SearchEntry(models.Model):
         default=dict,
         help_text='{language: {"reasons": {criterion: reason}, "facts": [key fact, …]}}: the page\'s text, as of now.',
     )
+    inputs = models.CharField(
+        max_length=32,
+        default="",
+        help_text="A digest of what the row was computed from (referral.search_index.inputs_digest): a refresh "
+        "leaves rows whose digest still matches alone, without recomputing them.",
+    )
 
     class Meta:
         verbose_name_plural = "search entries"

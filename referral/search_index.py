@@ -8,7 +8,9 @@ location or situation, and their reasons and key facts; matching.py reads it, me
 situation's weights and writes the page from it.
 
 Keeping it right: refresh_search_entries(ids) brings the rows of those specialists up to date from the directory,
-in place (changed rows upserted, removed ones deleted, unchanged ones left alone).
+in place (changed rows upserted, removed ones deleted, unchanged ones left alone). Each row keeps a digest of
+what it was computed from (inputs_digest): a specialist whose digest, locations and validity still match is
+not recomputed at all.
 It runs whenever the directory announces changed specialists (directory.models.specialists_changed): model
 saves and deletes announce theirs through the receivers below, code that bypasses model signals (bulk
 writes, QuerySet.update) calls specialists_touched(ids) itself, and imports batch it all with
@@ -19,9 +21,14 @@ otherwise recomputes on the fly).
 """
 
 import dataclasses
+import functools
+import hashlib
+import importlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NamedTuple
 
+import django
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models.signals import post_delete, post_save
@@ -50,16 +57,59 @@ WRITTEN = [field for field in SearchEntry._meta.concrete_fields if not field.pri
 COLUMNS = [field.attname for field in WRITTEN]
 MATCHED = ["specialist", "practice"]
 UPDATED = [field.name for field in WRITTEN if field.name not in MATCHED]
-VALID_UNTIL = COLUMNS.index("valid_until")
+# What a refresh reads back to tell whether a row still holds (holds()): not the row's values themselves.
+STORED = ["id", "specialist_id", "practice_id", "latitude", "longitude", "inputs", "valid_until"]
+
+# The code, translations and formats that shape a row besides the specialist's own facts. They are part of every
+# row's digest, so that a release that changes a score, a word or a translation changes every digest and the
+# next `refresh_search_index` rewrites every row (what comparing each row's values did before the digest).
+SHAPED_BY = (
+    "referral.ranking",
+    "referral.matching",
+    "referral.search_index",
+    "directory.volumes",
+    "directory.geo",
+    "directory.models",
+    "directory.taxonomy",
+    "config.formats.es.formats",
+)
 
 
-def entries_for(specialist: Specialist, volumes: tuple, trainings: list, places: list, today) -> list[tuple]:
-    """Return the index rows of one specialist as tuples of COLUMNS, each value as the database gives it back.
+@functools.cache
+def shaping_code() -> bytes:
+    """Return a digest of the source of SHAPED_BY, the compiled translations and Django's version."""
+    digest = hashlib.blake2b(django.__version__.encode(), digest_size=16)
+    for name in SHAPED_BY:
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for folder in settings.LOCALE_PATHS:
+        for catalogue in sorted(Path(folder).rglob("*.mo")):
+            digest.update(catalogue.read_bytes())
+    return digest.digest()
+
+
+def inputs_digest(specialist: Specialist, volumes: tuple, trainings: list) -> str:
+    """Return the digest of everything one specialist's rows are computed from except their locations (which
+    each row holds) and the day (which valid_until stands for): its indexed fields, counts and trainings as
+    load_chunk() gives them, the site's languages and time zone, and the code that shapes a row."""
+    facts = (
+        specialist.pk,
+        *(getattr(specialist, name) for name in INDEXED_FIELDS[Specialist]),
+        volumes,
+        trainings,
+        settings.LANGUAGES,
+        settings.TIME_ZONE,
+    )
+    return hashlib.blake2b(repr(facts).encode(), key=shaping_code(), digest_size=16).hexdigest()
+
+
+def entries_for(
+    specialist: Specialist, volumes: tuple, trainings: list, places: list, today, inputs: str | None = None
+) -> list[tuple]:
+    """Return the index rows of one specialist as tuples of COLUMNS, one per place in the order of `places`.
 
     `volumes` are its counts as ranking.Volume, `trainings` its (course, year, id) and `places` the (practice
-    id, latitude, longitude) of its located practices, as load_chunk() gives them. The values compare equal to
-    those read back from the table (the explanation holds only dicts, lists and strings, which JSON keeps as
-    they are).
+    id, latitude, longitude) of its located practices, as load_chunk() gives them; `inputs` their digest, when
+    the caller has it already.
     """
     from referral.matching import candidate_from_values
 
@@ -76,6 +126,7 @@ def entries_for(specialist: Specialist, volumes: tuple, trainings: list, places:
         "past_year_mis_fusions": None if mis is None else mis.count,
         "valid_until": ranking.static_parts_valid_until(candidate, today),
         "explanation": explanation,
+        "inputs": inputs or inputs_digest(specialist, volumes, trainings),
         **parts,
     }
     rows = []
@@ -216,16 +267,21 @@ def sync_search_entries(specialist_ids: Iterable[int] | None = None, *, progress
 
 
 def sync_chunk(loaded, stored, today, counts: list[int]) -> None:
-    """Make the index rows in `stored` (a SearchEntry queryset) those of `loaded` (load_chunk); add to counts."""
-    current = {(row[1], row[2]): row for row in stored.values_list("id", *COLUMNS)}
+    """Make the index rows in `stored` (a SearchEntry queryset) those of `loaded` (load_chunk); add to counts.
+
+    A specialist whose rows all still hold is not recomputed: most of a daily refresh's specialists."""
+    current = {(row[1], row[2]): row for row in stored.values_list(*STORED)}
     changed = []
-    for loaded_one in loaded:
-        for values in entries_for(*loaded_one, today):
-            row = current.pop(values[:2], None)
-            if row is None or not holds(row[1:], values, today):
-                changed.append(values)
-            else:
-                counts[2] += 1
+    for specialist, volumes, trainings, places in loaded:
+        inputs = inputs_digest(specialist, volumes, trainings)
+        rows = [current.pop((specialist.pk, place[0]), None) for place in places]
+        kept = [holds(row, place, inputs, today) for row, place in zip(rows, places, strict=True)]
+        if all(kept):
+            counts[2] += len(kept)
+            continue
+        entries = entries_for(specialist, volumes, trainings, places, today, inputs)
+        changed += [values for values, still in zip(entries, kept, strict=True) if not still]
+        counts[2] += sum(kept)
     if current:  # practices and specialists that left the search
         gone = [row[0] for row in current.values()]
         for start in range(0, len(gone), CHUNK):
@@ -236,19 +292,18 @@ def sync_chunk(loaded, stored, today, counts: list[int]) -> None:
     counts[0] += len(changed)
 
 
-def holds(stored: tuple, fresh: tuple, today) -> bool:
-    """Whether a stored row may stay as it is: the same values, except that its valid_until may be earlier.
+def holds(stored: tuple | None, place: tuple, inputs: str, today) -> bool:
+    """Whether a stored row (STORED) may stay as it is: computed from the same inputs (inputs_digest), at the
+    same place ((practice id, latitude, longitude)), and valid today.
 
-    valid_until is at most a year ahead (ranking.static_parts_valid_until), so on each new day that cap moves
-    a day on for rows with no nearer date: most of them. Rewriting a row only for that was 70% of the rows of
-    a refresh of unchanged data made the day after the last one (BENCHMARKS.md, "Search index upkeep"). An
-    earlier date that is still ahead is as right: the row is recomputed from that day (on the fly by the
-    search, and by the daily `refresh_search_index --expired`). A later stored date is not: it is rewritten.
+    The same inputs give the same row except for valid_until, which is at most a year ahead
+    (ranking.static_parts_valid_until): on each new day that cap moves a day on for rows with no nearer date.
+    Rewriting a row only for that was 70% of the rows of a refresh of unchanged data made the day after the
+    last one (BENCHMARKS.md, "Search index upkeep"). The stored, earlier date is as right while it is ahead:
+    the row is recomputed from that day (on the fly by the search, and by the daily `refresh_search_index
+    --expired`).
     """
-    if stored == fresh:
-        return True
-    i = VALID_UNTIL
-    return stored[:i] == fresh[:i] and stored[i + 1 :] == fresh[i + 1 :] and today < stored[i] <= fresh[i]
+    return stored is not None and stored[3:5] == place[1:] and stored[5] == inputs and today < stored[6]
 
 
 def tidy_search_index() -> str:

@@ -209,8 +209,10 @@ def test_a_refresh_updates_changed_rows_in_place_removes_gone_ones_and_skips_unc
     other = SpecialistFactory()
     before = {e.practice_id: e.pk for e in SearchEntry.objects.filter(specialist=specialist)}
     assert sync_search_entries() == (0, 0, 3)  # idempotent: nothing written
-    # Bypass the announcements: one row changes, one practice loses its coordinates, one specialist leaves.
-    SearchEntry.objects.filter(specialist=specialist, practice=kept).update(training=0.123)
+    # Bypass the announcements: the specialist's facts change, one of its practices loses its coordinates, the
+    # other specialist leaves.
+    accepting = not specialist.accepting_new_patients
+    Specialist.objects.filter(pk=specialist.pk).update(accepting_new_patients=accepting)
     type(moved).objects.filter(pk=moved.pk).update(latitude=None, longitude=None)
     Specialist.objects.filter(pk=other.pk).update(is_published=False)
 
@@ -218,7 +220,7 @@ def test_a_refresh_updates_changed_rows_in_place_removes_gone_ones_and_skips_unc
 
     assert not indexed(other)
     entry = SearchEntry.objects.get(specialist=specialist)
-    assert entry.pk == before[kept.pk] and entry.training != 0.123  # updated in place, same id
+    assert entry.pk == before[kept.pk] and entry.availability == float(accepting)  # updated in place, same id
     assert sync_search_entries() == (0, 0, 1)
 
 
@@ -288,15 +290,54 @@ def test_a_refresh_of_unchanged_data_writes_nothing_on_the_same_day_or_a_later_o
     assert SearchEntry.objects.get(pk=capped.pk).valid_until > capped.valid_until
 
 
-def test_a_stored_valid_until_later_than_it_should_be_is_rewritten():
+def test_rows_computed_from_other_inputs_are_recomputed_once():
+    """A row whose digest does not match (here the empty one migration 0009 gives existing rows, or one of an
+    older release's code) is recomputed and rewritten, and then left alone."""
     from referral.search_index import sync_search_entries
 
-    specialist = SpecialistFactory(verified_at=None)
-    entry = SearchEntry.objects.get(specialist=specialist)
-    SearchEntry.objects.filter(pk=entry.pk).update(valid_until=entry.valid_until + datetime.timedelta(days=1))
+    specialist = SpecialistFactory(practices=[PracticeFactory(zip_code="60611"), PracticeFactory(zip_code="60614")])
+    stored = {entry.pk: entry.explanation for entry in SearchEntry.objects.filter(specialist=specialist)}
+    SearchEntry.objects.filter(specialist=specialist).update(inputs="", explanation={})
 
-    assert sync_search_entries() == (1, 0, 0)
-    assert SearchEntry.objects.get(pk=entry.pk).valid_until == entry.valid_until
+    assert sync_search_entries() == (2, 0, 0)
+    assert {entry.pk: entry.explanation for entry in SearchEntry.objects.filter(specialist=specialist)} == stored
+    assert sync_search_entries() == (0, 0, 2)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"last_name": "Other"},
+        {"accepting_new_patients": False},
+        {"offers_mis_si_fusion": False},
+        {"verified_at": None},
+    ],
+)
+def test_the_inputs_digest_changes_with_every_indexed_fact(change):
+    from referral.search_index import inputs_digest, load_chunk
+
+    specialist = SpecialistFactory(accepting_new_patients=True, offers_mis_si_fusion=True, verified_at=timezone.now())
+    ProcedureVolumeFactory(specialist=specialist)
+    TrainingFactory(specialist=specialist)
+    ((loaded, volumes, trainings, _places),) = load_chunk([specialist.pk])
+    digest = inputs_digest(loaded, volumes, trainings)
+    assert inputs_digest(loaded, volumes, trainings) == digest  # the same facts, the same digest
+    assert inputs_digest(loaded, volumes[:-1], trainings) != digest
+    assert inputs_digest(loaded, volumes, trainings[:-1]) != digest
+
+    Specialist.objects.filter(pk=specialist.pk).update(**change)
+    ((changed, *_rest),) = load_chunk([specialist.pk])
+    assert inputs_digest(changed, volumes, trainings) != digest
+
+
+def test_the_inputs_digest_changes_with_the_sites_languages(settings):
+    from referral.search_index import inputs_digest, load_chunk
+
+    specialist = SpecialistFactory()
+    ((loaded, volumes, trainings, _places),) = load_chunk([specialist.pk])
+    digest = inputs_digest(loaded, volumes, trainings)
+    settings.LANGUAGES = [("en", "English")]
+    assert inputs_digest(loaded, volumes, trainings) != digest
 
 
 def ranked(candidate, today):
