@@ -163,19 +163,31 @@ def grouped(count: int) -> str:
     return number_format(count, force_grouping=True)
 
 
-# Counts repeat far less than periods or sources (a count and a verification date per row): room for the
-# distinct counts of a large directory in both languages.
+# Counts repeat far less than periods or sources: room for the distinct counts of a large directory in both
+# languages. A count's words are kept without its verification (the profile's verification month, a different
+# one for most specialists), which is put in afterwards: keyed by that month too, the key facts of 20,000
+# specialists outgrew this room and a rebuild worded most of them afresh (BENCHMARKS.md, "Index rebuild").
 COUNT_WORDS_KEPT = 2**15
 
 
 def verified_month(volume, verified_on: datetime.date | None) -> datetime.date | None:
     """Return what a count's words show of the profile's verification date: its month (the first day of it),
-    and nothing for an unverified count (it reads "not verified" whenever the profile was verified).
-
-    Part of the key its words are kept by: the words show only the month and year (month_year), and keying by
-    the day kept the same words under 24,700 keys at 20,000 specialists (BENCHMARKS.md, "Search index
-    upkeep")."""
+    and nothing for an unverified count (it reads "not verified" whenever the profile was verified)."""
     return verified_on.replace(day=1) if volume.verified and verified_on else None
+
+
+def _escaped(text: str) -> str:
+    """Return text to go into a kept frame (_described, _fact), which is %-formatted once more (_verified)."""
+    return text.replace("%", "%%")
+
+
+VERIFICATION = {"verification": "%(verification)s"}  # left in a kept frame, for _verified() to fill in
+
+
+def _verified(frame: str, volume, verified_on: datetime.date | None, language: str | None) -> str:
+    """Return a kept frame with the count's verification put in."""
+    verification = _verification(volume.verified, verified_month(volume, verified_on), language=language)
+    return frame % {"verification": verification}
 
 
 def describe_volume(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
@@ -183,18 +195,18 @@ def describe_volume(volume, *, verified_on: datetime.date | None = None, languag
 
     A suppressed count reads "… not published by CMS Medicare (fewer than 11 patients)", never 0.
     """
-    return _described(*wording_key(volume), verified_month(volume, verified_on), language=language)
+    return _verified(_described(*wording_key(volume), language=language), volume, verified_on, language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
-def _described(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
+def _described(procedure, count, period_start, period_end, source, verified) -> str:
     language = get_language()  # the language being worded, passed on to the kept words below
-    period = format_period(period_start, period_end, language=language)
+    period = _escaped(format_period(period_start, period_end, language=language))
     if count is None:
         values = {
-            "procedures": sentence(procedure_noun(procedure, None, language=language)),
+            "procedures": _escaped(sentence(procedure_noun(procedure, None, language=language))),
             "period": period,
-            "source": source_label(source, language=language),
+            "source": _escaped(source_label(source, language=language)),
         }
         if source == VolumeSource.CMS_MEDICARE:
             return (
@@ -202,37 +214,37 @@ def _described(procedure, count, period_start, period_end, source, verified, ver
             )
         return gettext("%(procedures)s in %(period)s: not published by %(source)s") % values
     return gettext("%(count)s %(procedures)s in %(period)s (%(source)s, %(verification)s)") % {
-        "count": grouped(count, language=language),
-        "procedures": procedure_noun(procedure, count, language=language),
+        "count": _escaped(grouped(count, language=language)),
+        "procedures": _escaped(procedure_noun(procedure, count, language=language)),
         "period": period,
-        "source": source_label(source, language=language),
-        "verification": _verification(verified, verified_on, language=language),
+        "source": _escaped(source_label(source, language=language)),
+        **VERIFICATION,
     }
 
 
 def volume_fact(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a result card's key fact: "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported,
     verified Mar 2026" (`verified_on`: when the profile was verified)."""
-    return _fact(*wording_key(volume), verified_month(volume, verified_on), language=language)
+    return _verified(_fact(*wording_key(volume), language=language), volume, verified_on, language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
-def _fact(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
+def _fact(procedure, count, period_start, period_end, source, verified) -> str:
     language = get_language()  # the language being worded, passed on to the kept words below
-    period = format_period(period_start, period_end, language=language)
-    source_words = source_label(source, language=language)
+    period = _escaped(format_period(period_start, period_end, language=language))
+    source_words = _escaped(source_label(source, language=language))
     if count is None:
         return gettext("%(procedures)s: not published by %(source)s, %(period)s") % {
-            "procedures": sentence(procedure_noun(procedure, None, language=language)),
+            "procedures": _escaped(sentence(procedure_noun(procedure, None, language=language))),
             "source": source_words,
             "period": period,
         }
     return gettext("%(count)s %(procedures)s, %(period)s, %(source)s, %(verification)s") % {
-        "count": grouped(count, language=language),
-        "procedures": procedure_noun(procedure, count, language=language),
+        "count": _escaped(grouped(count, language=language)),
+        "procedures": _escaped(procedure_noun(procedure, count, language=language)),
         "period": period,
         "source": source_words,
-        "verification": _verification(verified, verified_on, language=language),
+        **VERIFICATION,
     }
 
 

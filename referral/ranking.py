@@ -356,7 +356,6 @@ def training(c: Candidate, experience: Experience, language=None) -> tuple[float
     return (1.0 - 0.5**n if n else 0.0), _training_reason(n, c.latest_training, language=language)
 
 
-@kept_per_language
 def _mis_fusion_reason(offered: str | None) -> str:
     if offered == Service.MIS_SI_FUSION:
         return gettext(
@@ -367,24 +366,23 @@ def _mis_fusion_reason(offered: str | None) -> str:
     return gettext("Does not offer minimally invasive SI-joint fusion")
 
 
-def mis_fusion(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
-    if Service.MIS_SI_FUSION in c.services:
-        return 1.0, _mis_fusion_reason(Service.MIS_SI_FUSION, language=language)
-    if Service.OPEN_SI_FUSION in c.services:
-        return 0.3, _mis_fusion_reason(Service.OPEN_SI_FUSION, language=language)
-    return 0.0, _mis_fusion_reason(None, language=language)
+def mis_fusion(services: frozenset) -> tuple[float, str]:
+    if Service.MIS_SI_FUSION in services:
+        return 1.0, _mis_fusion_reason(Service.MIS_SI_FUSION)
+    if Service.OPEN_SI_FUSION in services:
+        return 0.3, _mis_fusion_reason(Service.OPEN_SI_FUSION)
+    return 0.0, _mis_fusion_reason(None)
 
 
-@kept_per_language
 def _diagnostic_injection_reason(offered: bool) -> str:
     if offered:
         return gettext("Confirms the diagnosis with an image-guided diagnostic SI-joint injection")
     return gettext("Does not list an image-guided diagnostic SI-joint injection")
 
 
-def diagnostic_injection(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
-    offered = Service.DIAGNOSTIC_SI_INJECTION in c.services
-    return float(offered), _diagnostic_injection_reason(offered, language=language)
+def diagnostic_injection(services: frozenset) -> tuple[float, str]:
+    offered = Service.DIAGNOSTIC_SI_INJECTION in services
+    return float(offered), _diagnostic_injection_reason(offered)
 
 
 CONSERVATIVE_PARTS = {
@@ -394,7 +392,6 @@ CONSERVATIVE_PARTS = {
 }
 
 
-@kept_per_language
 def _conservative_care_reason(offered: tuple) -> str:
     if not offered:
         return gettext("Does not list non-surgical SI-joint care")
@@ -402,13 +399,12 @@ def _conservative_care_reason(offered: tuple) -> str:
     return gettext("Non-surgical care first: %(services)s") % {"services": names}
 
 
-def conservative_care(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
-    offered = tuple(s for s in CONSERVATIVE_PARTS if s in c.services)
+def conservative_care(services: frozenset) -> tuple[float, str]:
+    offered = tuple(s for s in CONSERVATIVE_PARTS if s in services)
     score = sum(CONSERVATIVE_PARTS[s] for s in offered) if offered else 0.0
-    return score, _conservative_care_reason(offered, language=language)
+    return score, _conservative_care_reason(offered)
 
 
-@kept_per_language
 def _lumbar_fusion_reason(checks: bool, treats: bool) -> str:
     if checks and treats:
         return gettext("Checks the SI joint in every low-back work-up and treats pain after lumbar fusion")
@@ -419,10 +415,10 @@ def _lumbar_fusion_reason(checks: bool, treats: bool) -> str:
     return gettext("Does not say they check the SI joint in low-back work-ups")
 
 
-def lumbar_fusion(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
-    checks = Service.EVALUATES_SI_IN_LUMBAR_WORKUP in c.services
-    treats = Service.TREATS_POST_LUMBAR_FUSION in c.services
-    return 0.5 * checks + 0.5 * treats, _lumbar_fusion_reason(checks, treats, language=language)
+def lumbar_fusion(services: frozenset) -> tuple[float, str]:
+    checks = Service.EVALUATES_SI_IN_LUMBAR_WORKUP in services
+    treats = Service.TREATS_POST_LUMBAR_FUSION in services
+    return 0.5 * checks + 0.5 * treats, _lumbar_fusion_reason(checks, treats)
 
 
 @kept_per_language
@@ -447,16 +443,27 @@ def verified(c: Candidate, experience: Experience, today: datetime.date, languag
     return score, _verified_reason(score, c.verified_at, language=language)
 
 
-@kept_per_language
-def _availability_reason(accepting: bool) -> str:
+def availability(accepting: bool) -> tuple[float, str]:
     if accepting:
-        return gettext("Accepting new patients")
-    return gettext("Not accepting new patients: ranked below comparable specialists who are")
+        return 1.0, gettext("Accepting new patients")
+    return 0.0, gettext("Not accepting new patients: ranked below comparable specialists who are")
 
 
-def availability(c: Candidate, experience: Experience, language=None) -> tuple[float, str]:
-    accepting = bool(c.accepting_new_patients)
-    return float(accepting), _availability_reason(accepting, language=language)
+# Room for every combination of services and availability (2 ** 10) in four languages: kept words that do not fit
+# are worded again each time they come round, as a rebuild visits specialists in key order, not by combination.
+@kept_per_language(maxsize=2 ** (len(Service) + 3))
+def _offered_results(services: frozenset, accepting: bool) -> tuple[tuple[float, str], ...]:
+    """Return the criteria that depend on the services offered and availability alone (MIS fusion, diagnostic
+    injection, conservative care, lumbar fusion, availability), in the active language: at most a thousand
+    combinations in a directory, scored and worded once each instead of once per specialist (these five
+    were half of wording a specialist's reasons, BENCHMARKS.md "Index rebuild")."""
+    return (
+        mis_fusion(services),
+        diagnostic_injection(services),
+        conservative_care(services),
+        lumbar_fusion(services),
+        availability(accepting),
+    )
 
 
 # --- Scoring ----------------------------------------------------------------------------------------
@@ -506,16 +513,19 @@ def static_results(
     active one when None)."""
     experience = experience or assess_experience(candidate.volumes, today)
     language = language or get_language()
+    mis, diagnostic, conservative, lumbar, available = _offered_results(
+        candidate.services, bool(candidate.accepting_new_patients), language=language
+    )
     return {
         SURGICAL_EXPERIENCE: surgical_experience(candidate, experience, language),
         NONSURGICAL_EXPERIENCE: nonsurgical_experience(candidate, experience, language),
         TRAINING: training(candidate, experience, language),
-        MIS_FUSION: mis_fusion(candidate, experience, language),
-        DIAGNOSTIC_INJECTION: diagnostic_injection(candidate, experience, language),
-        CONSERVATIVE_CARE: conservative_care(candidate, experience, language),
-        LUMBAR_FUSION: lumbar_fusion(candidate, experience, language),
+        MIS_FUSION: mis,
+        DIAGNOSTIC_INJECTION: diagnostic,
+        CONSERVATIVE_CARE: conservative,
+        LUMBAR_FUSION: lumbar,
         VERIFIED: verified(candidate, experience, today, language),
-        AVAILABILITY: availability(candidate, experience, language),
+        AVAILABILITY: available,
     }
 
 

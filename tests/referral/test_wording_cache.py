@@ -160,7 +160,7 @@ def test_kept_reasons_follow_today():
 @settings(max_examples=60, deadline=None)
 @given(candidate=candidates, first=days, other_day=st.integers(1, 28), today=days)
 def test_a_count_verified_another_day_of_the_same_month_reads_as_worded_afresh(candidate, first, other_day, today):
-    # A count's words are kept by the month of the profile's verification, not its day (volumes.verified_month).
+    # A count's words are kept without the profile's verification, whose month (volumes.verified_month) is put in.
     verified = [replace(candidate, verified_at=day) for day in (first, first.replace(day=other_day))]
     fresh = [afresh(c, today, language) for c in verified for language in LANGUAGES]
     forget_kept_words()
