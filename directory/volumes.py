@@ -164,7 +164,7 @@ def grouped(count: int) -> str:
 
 
 # Counts repeat far less than periods or sources: room for the distinct counts of a large directory in both
-# languages. A count's words are kept without its verification (the profile's verification month, a different
+# languages. A count's key fact is kept without its verification (the profile's verification month, a different
 # one for most specialists), which is put in afterwards: keyed by that month too, the key facts of 20,000
 # specialists outgrew this room and a rebuild worded most of them afresh (BENCHMARKS.md, "Index rebuild").
 COUNT_WORDS_KEPT = 2**15
@@ -177,7 +177,7 @@ def verified_month(volume, verified_on: datetime.date | None) -> datetime.date |
 
 
 def _escaped(text: str) -> str:
-    """Return text to go into a kept frame (_described, _fact), which is %-formatted once more (_verified)."""
+    """Return text to go into a kept frame (_fact), which is %-formatted once more (_verified)."""
     return text.replace("%", "%%")
 
 
@@ -193,20 +193,22 @@ def _verified(frame: str, volume, verified_on: datetime.date | None, language: s
 def describe_volume(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a ranking reason: "34 minimally invasive SI-joint fusions in Jan–Dec 2025 (self-reported, verified)".
 
-    A suppressed count reads "… not published by CMS Medicare (fewer than 11 patients)", never 0.
+    A suppressed count reads "… not published by CMS Medicare (fewer than 11 patients)", never 0. Kept with the
+    verification month in the key, unlike a key fact: the ranking's reasons leave the month out (verified_on is
+    None), so their keys repeat across a directory.
     """
-    return _verified(_described(*wording_key(volume), language=language), volume, verified_on, language)
+    return _described(*wording_key(volume), verified_month(volume, verified_on), language=language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)
-def _described(procedure, count, period_start, period_end, source, verified) -> str:
+def _described(procedure, count, period_start, period_end, source, verified, verified_on) -> str:
     language = get_language()  # the language being worded, passed on to the kept words below
-    period = _escaped(format_period(period_start, period_end, language=language))
+    period = format_period(period_start, period_end, language=language)
     if count is None:
         values = {
-            "procedures": _escaped(sentence(procedure_noun(procedure, None, language=language))),
+            "procedures": sentence(procedure_noun(procedure, None, language=language)),
             "period": period,
-            "source": _escaped(source_label(source, language=language)),
+            "source": source_label(source, language=language),
         }
         if source == VolumeSource.CMS_MEDICARE:
             return (
@@ -214,11 +216,11 @@ def _described(procedure, count, period_start, period_end, source, verified) -> 
             )
         return gettext("%(procedures)s in %(period)s: not published by %(source)s") % values
     return gettext("%(count)s %(procedures)s in %(period)s (%(source)s, %(verification)s)") % {
-        "count": _escaped(grouped(count, language=language)),
-        "procedures": _escaped(procedure_noun(procedure, count, language=language)),
+        "count": grouped(count, language=language),
+        "procedures": procedure_noun(procedure, count, language=language),
         "period": period,
-        "source": _escaped(source_label(source, language=language)),
-        **VERIFICATION,
+        "source": source_label(source, language=language),
+        "verification": _verification(verified, verified_on, language=language),
     }
 
 
