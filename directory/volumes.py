@@ -177,14 +177,14 @@ def verified_month(volume, verified_on: datetime.date | None) -> datetime.date |
 
 
 def _escaped(text: str) -> str:
-    """Return text to go into a kept frame (_fact), which is %-formatted once more (_verified)."""
+    """Return text to go into a kept frame (_fact), which is %-formatted once more (_with_verification)."""
     return text.replace("%", "%%")
 
 
-VERIFICATION = {"verification": "%(verification)s"}  # left in a kept frame, for _verified() to fill in
+VERIFICATION = {"verification": "%(verification)s"}  # left in a kept frame, for _with_verification() to fill in
 
 
-def _verified(frame: str, volume, verified_on: datetime.date | None, language: str | None) -> str:
+def _with_verification(frame: str, volume, verified_on: datetime.date | None, language: str | None) -> str:
     """Return a kept frame with the count's verification put in."""
     verification = _verification(volume.verified, verified_month(volume, verified_on), language=language)
     return frame % {"verification": verification}
@@ -227,7 +227,7 @@ def _described(procedure, count, period_start, period_end, source, verified, ver
 def volume_fact(volume, *, verified_on: datetime.date | None = None, language: str | None = None) -> str:
     """Return a result card's key fact: "34 minimally invasive SI-joint fusions, Jan–Dec 2025, self-reported,
     verified Mar 2026" (`verified_on`: when the profile was verified)."""
-    return _verified(_fact(*wording_key(volume), language=language), volume, verified_on, language)
+    return _with_verification(_fact(*wording_key(volume), language=language), volume, verified_on, language)
 
 
 @kept_per_language(maxsize=COUNT_WORDS_KEPT)

@@ -103,13 +103,13 @@ def inputs_digest(specialist: Specialist, volumes: tuple, trainings: list) -> st
 
 
 def entries_for(
-    specialist: Specialist, volumes: tuple, trainings: list, places: list, today, inputs: str | None = None
+    specialist: Specialist, volumes: tuple, trainings: list, places: list, today, inputs: str
 ) -> list[tuple]:
     """Return the index rows of one specialist as tuples of COLUMNS, one per place in the order of `places`.
 
     `volumes` are its counts as ranking.Volume, `trainings` its (course, year, id) and `places` the (practice
-    id, latitude, longitude) of its located practices, as load_chunk() gives them; `inputs` their digest, when
-    the caller has it already.
+    id, latitude, longitude) of its located practices, as load_chunk() gives them; `inputs` their digest
+    (inputs_digest), which each row keeps.
     """
     from referral.matching import candidate_from_values
 
@@ -126,7 +126,7 @@ def entries_for(
         "past_year_mis_fusions": None if mis is None else mis.count,
         "valid_until": ranking.static_parts_valid_until(candidate, today),
         "explanation": explanation,
-        "inputs": inputs or inputs_digest(specialist, volumes, trainings),
+        "inputs": inputs,
         **parts,
     }
     rows = []
@@ -303,7 +303,10 @@ def holds(stored: tuple | None, place: tuple, inputs: str, today) -> bool:
     the row is recomputed from that day (on the fly by the search, and by the daily `refresh_search_index
     --expired`).
     """
-    return stored is not None and stored[3:5] == place[1:] and stored[5] == inputs and today < stored[6]
+    if stored is None:
+        return False
+    *_keys, latitude, longitude, stored_inputs, valid_until = stored
+    return (latitude, longitude) == place[1:] and stored_inputs == inputs and today < valid_until
 
 
 def tidy_search_index() -> str:
