@@ -36,6 +36,22 @@ def fetch_all(database: str, sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_chunks(database: str, sql: str, params: list, size: int):
+    """Run a query and yield its rows `size` at a time (as fetch_all(), on PostgreSQL with binary results): a
+    large result need not exist as Python objects all at once."""
+    connection = connections[database]
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+        cursor = wrap(BinaryCursor(connection.connection))
+    else:
+        cursor = connection.cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            yield rows
+
+
 class BinaryCursor(psycopg.Cursor):
     """Server-side parameters, binary results, never a prepared statement (safe behind a transaction pooler)."""
 

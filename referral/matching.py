@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.utils import timezone, translation
@@ -27,7 +29,7 @@ from django.utils import timezone, translation
 from directory import geo
 from directory.models import Insurance, Practice, Procedure, Specialist, ZipCode
 from directory.volumes import select_past_year_volume
-from referral import ranking
+from referral import ranking, resident
 from referral.fastpath import fetch_all, set_prefetched
 from referral.models import SearchEntry
 from referral.ranking import NO_SITUATION, SORTS, STATIC_CRITERIA, Candidate, Ranked, Situation
@@ -295,22 +297,36 @@ SCORE_ROUNDING = 0.1 + 1e-6  # two raw totals further apart than this round apar
 
 
 COUNT_IN_DATABASE_MILES = 50  # from this radius on, the database counts the circle (see candidates())
+IN_MEMORY, IN_DATABASE, BY_ROW = WAYS = ("memory", "database", "rows")  # candidates()' ways
 
 
 def candidates(
-    restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance, *, counting=None
+    restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance, *, way=None
 ) -> tuple[dict[int, Near], int]:
     """Return the specialists within the radius that rank() must score, and how many others are within it.
 
-    Two ways to the same page and count (tests/referral/test_matching_circle.py runs both on the same fields):
-    for a circle of COUNT_IN_DATABASE_MILES or more (`counting` None), or with `counting` True, the database
-    counts and cuts (scan_circle); otherwise every row of the circle comes back and is measured here (scan),
-    which is cheaper for a small circle: the counting query costs the database more to plan and run even when
-    it has few rows to read (BENCHMARKS.md, "Search at stress scale: the database counts the circle").
+    Three ways to the same page and count (tests/referral/test_matching_circle.py runs each on the same fields),
+    `way` or the first that applies:
+    - IN_MEMORY: this process's copy of the index (referral.resident) counts and cuts (scan_resident), unless
+      the FilterSet or an insurance narrows the search (they need the directory's tables) or
+      SIJ_SEARCH_IN_MEMORY is off;
+    - IN_DATABASE, for a circle of COUNT_IN_DATABASE_MILES or more: the database counts and cuts (scan_circle);
+    - BY_ROW: every row of the circle comes back and is measured here (scan), which is cheaper for a small
+      circle than the counting query, which costs the database more to plan and run even when it has few rows
+      to read (BENCHMARKS.md, "Search at stress scale: the database counts the circle").
     """
-    if counting is None:
-        counting = radius_miles >= COUNT_IN_DATABASE_MILES and can_count_in_database(SearchEntry.objects.db)
-    if counting:
+    database = SearchEntry.objects.db
+    if way is None and restrict is None and insurance is None and resident.enabled():
+        way = IN_MEMORY
+    if way == IN_MEMORY:
+        copy = resident.current(database)
+        if copy is not None:
+            return scan_resident(copy, origin, radius_miles, today, weights, sort, top, min_mis_fusions)
+        way = None  # no stamp yet (a database flushed since its migration): until the index is next written
+    if way is None:
+        counting = radius_miles >= COUNT_IN_DATABASE_MILES and can_count_in_database(database)
+        way = IN_DATABASE if counting else BY_ROW
+    if way == IN_DATABASE:
         return scan_circle(restrict, origin, radius_miles, today, weights, sort, top, min_mis_fusions, insurance)
     windows = circle_windows(origin.point, radius_miles)
     return scan(restrict, origin, windows, today, weights, min_mis_fusions, insurance, limit=radius_miles), 0
@@ -359,6 +375,79 @@ def scan_circle(
     return nearest, (rows[0][9] - len(sure) if rows else 0)
 
 
+def f64(value: float) -> pa.Scalar:
+    """A number for pyarrow.compute: given a Python float, each call spends ~70 µs trying to import dateutil
+    (pyarrow 26's conversion of Python values), 20 times a kernel's work on a circle's rows."""
+    return pa.scalar(float(value), pa.float64())
+
+
+NO = pa.scalar(False)
+
+
+def scan_resident(
+    copy: resident.Copy, origin: ZipCode, radius_miles: float, today, weights, sort: str, top: int, min_mis_fusions
+) -> tuple[dict[int, Near], int]:
+    """scan_circle() on this process's copy of the index: circle_query()'s counting and cut, column by column.
+
+    The dot products and static sums are the same additions and multiplications in the same order as the SQL
+    (IEEE doubles, each operation rounded alike), so a static sum is the same to the last bit as the database's;
+    the classification's margins (EDGE_MILES, Bounds.margin) cover any other rounding. The rows of the circle lie
+    in one slice of the copy (ordered by latitude); only that slice is computed on.
+    """
+    bounds = circle_bounds(radius_miles, weights, sort)
+    reach = math.degrees((radius_miles + EDGE_MILES) * RADIANS_PER_MILE) + SLACK_DEGREES
+    rows = copy.within_latitudes(origin.point[0] - reach, origin.point[0] + reach)
+    x, y, z = geo.unit_vector(origin.point)
+    dot = pc.add(pc.add(pc.multiply(rows["x"], f64(x)), pc.multiply(rows["y"], f64(y))), pc.multiply(rows["z"], f64(z)))
+    keep = pc.greater_equal(dot, f64(bounds.within_reach))
+    valid = pc.greater(rows["valid_until"], pa.scalar(today, pa.date32()))
+    if min_mis_fusions:  # aged rows are re-checked after recomputing (rank())
+        enough = pc.fill_null(
+            pc.greater_equal(rows["past_year_mis_fusions"], pa.scalar(min_mis_fusions, pa.int64())), NO
+        )
+        keep = pc.and_(keep, pc.or_(enough, pc.invert(valid)))
+    rows, dot, valid = rows.filter(keep), dot.filter(keep), valid.filter(keep)
+    if not len(rows):
+        return {}, 0
+    static = None
+    for criterion in STATIC_CRITERIA:  # left to right, as ranking.static_sum() and the SQL add
+        term = pc.multiply(rows[criterion], f64(weights[criterion]))
+        static = term if static is None else pc.add(static, term)
+    static = pc.if_else(valid, static, pa.scalar(None, pa.float64()))
+    groups = (
+        pa.table({"pk": rows["specialist"], "best": dot, "smin": pc.fill_null(static, f64(-1e308)), "smax": static})
+        .group_by("pk", use_threads=False)
+        .aggregate([("best", "max"), ("smin", "min"), ("smax", "max")])
+    )
+    pk, best, smin, smax = (groups[name] for name in ("pk", "best_max", "smin_min", "smax_max"))
+    sure = pc.and_(pc.greater(smin, f64(-1e307)), pc.greater_equal(best, f64(bounds.surely_within)))
+    ring = pa.array([0] * len(groups), pa.int8())
+    for cosine in bounds.cosines:  # the ring j the nearest practice falls in: how many inner edges lie nearer
+        ring = pc.add(ring, pc.cast(pc.less(best, f64(cosine)), pa.int8()))
+    low, high = (pa.array(values, pa.float64()).take(ring) for values in (bounds.low, bounds.high))
+    if bounds.by_score:
+        low, high = pc.add(smin, low), pc.add(smax, high)
+    sure_lows = low.filter(sure)
+    # The top-th best worst case among the sure (top_k_unstable gives the indices of the `top` largest).
+    last = pc.min(sure_lows.take(pc.top_k_unstable(sure_lows, top))).as_py() if len(sure_lows) >= top else -1e308
+    cannot = pc.and_(sure, pc.fill_null(pc.less(high, f64(last - bounds.margin)), NO))
+    counted = pc.sum(pc.cast(cannot, pa.int64())).as_py() or 0
+    shown = pc.is_in(rows["specialist"], value_set=pk.filter(pc.invert(cannot)).combine_chunks())
+    rows, static = rows.filter(shown), static.filter(shown)
+    miles_to = geo.distance_from(origin.point)
+    nearest: dict[int, Near] = {}
+    columns = [rows[name].to_pylist() for name in ("id", "specialist", "practice", "latitude", "longitude")]
+    columns += [rows[name].to_pylist() for name in ("last_name_key", "first_name_key")] + [static.to_pylist()]
+    for entry_id, pk, practice_id, latitude, longitude, last_name, first_name, row_static in zip(*columns, strict=True):
+        miles = miles_to((latitude, longitude))
+        if miles > radius_miles:
+            continue
+        found = nearest.get(pk)
+        if found is None or miles < found[0] or (miles == found[0] and practice_id < found[1]):
+            nearest[pk] = (miles, practice_id, last_name, first_name, row_static, entry_id)  # a Near, as a tuple
+    return nearest, counted
+
+
 def rings(radius_miles: float) -> tuple[list[float], list[tuple[float, float]]]:
     """Return the cosines of the angles at the inner edges of RINGS rings from the centre to just past the
     radius (the first ring's, 1, left out), and each ring's (nearest, farthest) distance in miles, widened by
@@ -389,6 +478,36 @@ def ring_value(column: str, cosines: list[float], values: list[float], low: int 
     return f"CASE WHEN {column} >= {cosines[middle - 1]!r} THEN {nearer} ELSE {farther} END"
 
 
+class Bounds(NamedTuple):
+    """What the circle's counting (circle_query, scan_resident) needs to know of a radius, a sort and weights."""
+
+    cosines: list[float]  # rings(): the cosines at the rings' inner edges
+    low: list[float]  # by ring: the worst a specialist there can do (added to the smallest static sum by score)
+    high: list[float]  # and the best (added to the largest)
+    by_score: bool  # False: sorting by distance, low and high are minus the ring's farthest and nearest miles
+    surely_within: float  # a dot product at least this: nearer than the radius less EDGE_MILES
+    within_reach: float  # and this: nearer than the radius plus EDGE_MILES
+    margin: float  # what rounding can make up: one that falls short of the cut by more cannot make the page
+
+
+def circle_bounds(radius_miles: float, weights, sort: str) -> Bounds:
+    cosines, edges = rings(radius_miles)
+    inner = radius_miles - EDGE_MILES
+    surely_within = math.cos(inner * RADIANS_PER_MILE) if 0 < inner * RADIANS_PER_MILE < math.pi else 2.0
+    outer = (radius_miles + EDGE_MILES) * RADIANS_PER_MILE
+    within_reach = math.cos(outer) if outer < math.pi else -2.0
+    if sort == "best":
+        weight = float(weights[ranking.DISTANCE])
+        worst = [weight * ranking.distance_part(far + ROUNDING_MILES) for _near, far in edges]
+        best = [weight * ranking.distance_part(max(near - ROUNDING_MILES, 0.0)) for near, _far in edges]
+        # The weights are never all 0 (ranking.base_weights): the margin is never 0.
+        margin = SCORE_ROUNDING * sum(weights[criterion] for criterion in ranking.CRITERIA) / 100 + 1e-9
+        return Bounds(cosines, worst, best, True, surely_within, within_reach, margin)
+    # the nearer the better
+    farthest, nearest = [-far for _near, far in edges], [-near for near, _far in edges]
+    return Bounds(cosines, farthest, nearest, False, surely_within, within_reach, 2 * ROUNDING_MILES + 1e-6)
+
+
 def circle_query(
     origin: ZipCode, radius_miles, today, weights, sort, top, windows, min_mis_fusions, restrict, insurance
 ) -> tuple[str, list]:
@@ -406,25 +525,11 @@ def circle_query(
     the edge (measured here), and those with aged rows (recomputed): (id, specialist, practice, latitude,
     longitude, last name key, first name key, static sum, surely within, how many are surely within).
     """
-    cosines, bounds = rings(radius_miles)
-    inner = radius_miles - EDGE_MILES
-    surely_within = math.cos(inner * RADIANS_PER_MILE) if 0 < inner * RADIANS_PER_MILE < math.pi else 2.0
-    outer = (radius_miles + EDGE_MILES) * RADIANS_PER_MILE
-    within_reach = math.cos(outer) if outer < math.pi else -2.0
-    total_weight = sum(weights[criterion] for criterion in ranking.CRITERIA)
-    if sort == "best":
-        weight = float(weights[ranking.DISTANCE])
-        worst = [weight * ranking.distance_part(far + ROUNDING_MILES) for _near, far in bounds]
-        best = [weight * ranking.distance_part(max(near - ROUNDING_MILES, 0.0)) for near, _far in bounds]
-        low, high = (
-            f"g.smin + {ring_value('g.best', cosines, worst)}",
-            f"g.smax + {ring_value('g.best', cosines, best)}",
-        )
-        margin = SCORE_ROUNDING * total_weight / 100 + 1e-9 if total_weight else None  # no weights: no cut
-    else:  # the nearer the better
-        low = ring_value("g.best", cosines, [-far for _near, far in bounds])
-        high = ring_value("g.best", cosines, [-near for near, _far in bounds])
-        margin = 2 * ROUNDING_MILES + 1e-6
+    bounds = circle_bounds(radius_miles, weights, sort)
+    cosines, within_reach = bounds.cosines, bounds.within_reach
+    low, high = (ring_value("g.best", cosines, values) for values in (bounds.low, bounds.high))
+    if bounds.by_score:
+        low, high = f"g.smin + {low}", f"g.smax + {high}"
     toward = geo.unit_vector(origin.point)
     rows, params = scan_query(today, weights, windows, min_mis_fusions, restrict, insurance, toward=toward)
     database = SearchEntry.objects.db
@@ -436,7 +541,6 @@ def circle_query(
     where, where_params = row_filters(column, today, min_mis_fusions, restrict, insurance)
     # Constants are written as numbers (PostgreSQL compares a numeric literal with a float column as a float):
     # SQLite evaluates a CAST again for every row.
-    cut = "" if margin is None else " AND b.high < t.cut"
     names = ("id", "specialist", "practice", "latitude", "longitude", "last_name_key", "first_name_key")
     sql = (
         f"WITH r (pk, s, dot) AS MATERIALIZED ({rows}),"
@@ -444,13 +548,13 @@ def circle_query(
         # aggregate fewer than a count of them; each costs SQLite ~0.2 µs a row).
         f" g AS (SELECT pk, MAX(dot) AS best, MIN(COALESCE(s, -1e308)) AS smin, MAX(s) AS smax"
         f" FROM r WHERE dot >= {within_reach!r} GROUP BY pk),"
-        f" b AS (SELECT pk, smin > -1e307 AND best >= {surely_within!r} AS sure, {low} AS low, {high} AS high"
+        f" b AS (SELECT pk, smin > -1e307 AND best >= {bounds.surely_within!r} AS sure, {low} AS low, {high} AS high"
         f" FROM g),"
         # One row each, joined (as a scalar subquery in the WHERE clause, SQLite may run it again for every row).
-        f" t (cut) AS MATERIALIZED (SELECT COALESCE(MAX(low), -1e308) - {margin or 0.0!r} FROM"
+        f" t (cut) AS MATERIALIZED (SELECT COALESCE(MAX(low), -1e308) - {bounds.margin!r} FROM"
         f" (SELECT low FROM b WHERE sure ORDER BY low DESC LIMIT 1 OFFSET {int(top) - 1}) AS last),"
         f" c (counted) AS MATERIALIZED (SELECT COUNT(*) FROM b WHERE sure),"
-        f" p AS MATERIALIZED (SELECT b.pk, b.sure FROM b CROSS JOIN t WHERE NOT (b.sure{cut}))"
+        f" p AS MATERIALIZED (SELECT b.pk, b.sure FROM b CROSS JOIN t WHERE NOT (b.sure AND b.high < t.cut))"
         # IN, not a join: given thousands of rows in b, SQLite builds a Bloom filter for a join by reading the
         # whole index (240 ms at 130k rows).
         f" SELECT {', '.join(f'e.{column[name]}' for name in names)},"

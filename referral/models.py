@@ -65,3 +65,18 @@ class SearchEntry(models.Model):
 
     def __str__(self):
         return f"{self.specialist_id} at {self.practice_id}"
+
+
+class SearchIndexStamp(models.Model):
+    """One row whose token changes with every write to the search index, in the writing transaction.
+
+    Database triggers set it (migration 0010), so no write is missed: the refresh, cascading deletes and raw SQL
+    alike. Each process's copy of the index in memory (referral.resident) is good while the token it was read
+    with is current. A random token, not a counter: a rolled-back write cannot leave a value that a later,
+    different state of the index takes again.
+    """
+
+    token = models.CharField(max_length=36)
+
+    def __str__(self):
+        return self.token

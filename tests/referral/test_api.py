@@ -248,13 +248,16 @@ def test_only_get(client):
 def test_query_count_is_constant(client, django_assert_num_queries):
     for _ in range(4):
         specialist_at()
-    # the ZIP, the candidates, the page's index rows (specialists, practices, reasons), their practices'
+    # the ZIP, the search index's stamp, the index itself (written since this process last read it: see
+    # referral/resident.py), the page's index rows (specialists, practices, reasons), their practices'
     # insurance, their volumes
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert get(client, zip="60611").json()["count"] == 4
     for _ in range(10):
         specialist_at()
-    with django_assert_num_queries(4):  # the ZIP now comes from this process's cache (referral/origins.py)
+    with django_assert_num_queries(5):  # the ZIP now comes from this process's cache (referral/origins.py)
+        assert get(client, zip="60611").json()["count"] == 14
+    with django_assert_num_queries(4):  # and the index too, unchanged since
         assert get(client, zip="60611").json()["count"] == 14
 
 

@@ -1,6 +1,7 @@
-"""The circle's query: the database counts the specialists surely within the radius and returns only those that
-may make the page (referral.matching.circle_query). The page, the count and the order must be exactly what
-ranking every published specialist in Python gives, whatever the page, its size, the order and the radius."""
+"""The circle's counting: the process's copy of the index (referral.matching.scan_resident) or the database
+(circle_query) counts the specialists surely within the radius and returns only those that may make the page.
+The page, the count and the order must be exactly what ranking every published specialist in Python gives,
+whatever the page, its size, the order and the radius."""
 
 import pytest
 from django.db import connection, transaction
@@ -11,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from directory import geo
-from directory.models import Service, ZipCode
+from directory.models import Service, Specialist, ZipCode
 from referral import matching, ranking
 from referral.matching import find_specialists, match_specialist, profile_queryset
 from referral.ranking import Situation
@@ -108,45 +109,65 @@ def test_a_page_is_what_ranking_everyone_gives(field, radius, page, page_size, s
     radius=st.sampled_from([3, 10, 30, 60, 100, 200]),
     top=st.integers(1, 8),
     sort=st.sampled_from(ranking.SORTS),
+    min_mis_fusions=st.sampled_from([None, 20]),
 )
-def test_counting_in_the_database_or_measuring_every_row_ranks_the_same(field, radius, top, sort):
+def test_counting_in_memory_in_the_database_or_measuring_every_row_ranks_the_same(
+    field, radius, top, sort, min_mis_fusions
+):
     origin, today, weights = ZipCode.objects.get(code="60611"), timezone.localdate(), ranking.weights_for(Situation())
 
-    def ranked(counting):
+    def ranked(way):
         nearby, counted = matching.candidates(
-            None, origin, radius, today, weights, sort, top, None, None, counting=counting
+            None, origin, radius, today, weights, sort, top, min_mis_fusions, None, way=way
         )
-        return matching.rank(nearby, weights, sort, today, None, top, counted)
+        return matching.rank(nearby, weights, sort, today, min_mis_fusions, top, counted)
 
     with transaction.atomic():
         for profile in field:
             create(profile)
-        by_database, by_row = ranked(True), ranked(False)
+        in_memory, by_database, by_row = (ranked(way) for way in matching.WAYS)
         transaction.set_rollback(True)
-    assert by_database == by_row
+    assert in_memory == by_database == by_row
 
 
 @pytest.mark.parametrize("sort", ranking.SORTS)
-def test_the_database_counts_those_that_cannot_make_the_page(sort):
+@pytest.mark.parametrize("way", [matching.IN_MEMORY, matching.IN_DATABASE])
+def test_the_count_includes_those_that_cannot_make_the_page(sort, way):
     origin = ZipCode.objects.get(code="60611")
     for index, code in enumerate(ZIPS * 3):
         create({"zips": [code], "services": set(), "mis_fusions": index + 1, "name": "Abbott", "accepting": True})
     weights, today = ranking.weights_for(Situation()), timezone.localdate()
-    nearby, counted = matching.scan_circle(None, origin, 100, today, weights, sort, 2, None, None)
-    assert counted > 0  # some were counted by the database, not returned
+    nearby, counted = matching.candidates(None, origin, 100, today, weights, sort, 2, None, None, way=way)
+    assert counted > 0  # some were counted, not returned
     assert len(nearby) + counted == find_specialists(origin=origin, radius_miles=100, sort=sort).count
 
 
-def test_a_large_circle_is_counted_by_the_database_on_the_databases_we_run():
-    """CI's SQLite (3.40) and PostgreSQL run circle_query(); an SQLite older than 3.35 would take the per-row
-    path (can_count_in_database), which the tests above show ranks the same."""
+def test_a_large_circle_is_counted_by_the_database_on_the_databases_we_run(settings):
+    """Without the copy in memory (SIJ_SEARCH_IN_MEMORY off), CI's SQLite (3.40) and PostgreSQL run
+    circle_query(); an SQLite older than 3.35 would take the per-row path (can_count_in_database), which the
+    tests above show ranks the same."""
     assert matching.can_count_in_database("default")
     origin = ZipCode.objects.get(code="60611")
     for code in ZIPS:
         create({"zips": [code], "services": set(), "mis_fusions": 3, "name": "Abbott", "accepting": True})
+
+    def counting_query(radius_miles):
+        with CaptureQueriesContext(connection) as queries:
+            find_specialists(origin=origin, radius_miles=radius_miles)
+        return any("MATERIALIZED" in query["sql"] for query in queries.captured_queries)
+
+    assert not counting_query(matching.COUNT_IN_DATABASE_MILES)  # counted in memory
+    settings.SIJ_SEARCH_IN_MEMORY = False
+    assert counting_query(matching.COUNT_IN_DATABASE_MILES)
+    assert not counting_query(matching.COUNT_IN_DATABASE_MILES - 1)
+
+
+def test_a_narrowed_search_is_counted_by_the_database():
+    """The FilterSet's queryset and an insurance need the directory's tables: the copy does not hold them."""
+    origin = ZipCode.objects.get(code="60611")
+    for code in ZIPS:
+        create({"zips": [code], "services": set(), "mis_fusions": 3, "name": "Abbott", "accepting": True})
     with CaptureQueriesContext(connection) as queries:
-        find_specialists(origin=origin, radius_miles=matching.COUNT_IN_DATABASE_MILES)
+        narrowed = find_specialists(origin=origin, radius_miles=100, queryset=Specialist.objects.filter(pk__gt=0))
     assert any("MATERIALIZED" in query["sql"] for query in queries.captured_queries)
-    with CaptureQueriesContext(connection) as queries:
-        find_specialists(origin=origin, radius_miles=matching.COUNT_IN_DATABASE_MILES - 1)
-    assert not any("MATERIALIZED" in query["sql"] for query in queries.captured_queries)
+    assert narrowed.count == find_specialists(origin=origin, radius_miles=100).count == len(ZIPS) - 1  # not Urbana
