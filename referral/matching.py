@@ -1,11 +1,12 @@
 """Find the published specialists near a ZIP, ranked for the patient's situation.
 
-The recipe: ZIP centroid → the circle's stretch of each latitude band (circle_windows) → one indexed query over
-the search index (referral.SearchEntry) for the (specialist, practice) pairs in them, with each one's static
-part-scores already weighted and summed in SQL, that counts the specialists surely within the radius and returns
-only those that may make the page, or lie near its edge (circle_query) → exact distance to each one's nearest
-practice → radius filter → the total score (ranking.scorer) → order (ranking.in_result_order, the one ordering
-of results) → for the requested page only, full objects and the reasons and key facts the index holds. Plain tuples
+The recipe: ZIP centroid → the search index's rows (referral.SearchEntry) in the circle, from this process's copy
+of the index in memory (scan_resident, referral.resident) or else from the database (the circle's stretch of each
+latitude band, circle_windows, in one indexed query), with each one's static part-scores weighted and summed →
+the specialists surely within the radius counted, and only those that may make the page, or lie near its edge,
+kept (scan_resident, circle_query) → exact distance to each one's nearest practice → radius filter → the total
+score (ranking.scorer) → order (ranking.in_result_order, the one ordering of results) → for the requested page
+only, full objects and the reasons and key facts the index holds. Plain tuples
 for the candidates keep a search fast with thousands of them; the private Django and psycopg APIs that keeps it
 within its budget live in referral/fastpath.py. Fewer than MIN_RESULTS within the radius: the nearest beyond it,
 in widening rings of band stretches (find_beyond), never the whole index while there are enough to show.
