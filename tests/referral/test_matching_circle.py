@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from directory import geo
 from directory.models import Service, Specialist, ZipCode
-from referral import matching, ranking
+from referral import matching, ranking, resident
 from referral.matching import find_specialists, match_specialist, profile_queryset
 from referral.ranking import Situation
 from tests.factories import PracticeFactory, ProcedureVolumeFactory, SpecialistFactory
@@ -117,17 +117,22 @@ def test_counting_in_memory_in_the_database_or_measuring_every_row_ranks_the_sam
     origin, today, weights = ZipCode.objects.get(code="60611"), timezone.localdate(), ranking.weights_for(Situation())
 
     def ranked(way):
-        nearby, counted = matching.candidates(
-            None, origin, radius, today, weights, sort, top, min_mis_fusions, None, way=way
-        )
+        if way == "memory, counting":  # the copy's counting, which by default only circles of hundreds of rows take
+            copy = resident.current(connection.alias)
+            arguments = (copy, origin, radius, today, weights, sort, top, min_mis_fusions)
+            nearby, counted = matching.scan_resident(*arguments, measure_all_up_to=0)
+        else:
+            nearby, counted = matching.candidates(
+                None, origin, radius, today, weights, sort, top, min_mis_fusions, None, way=way
+            )
         return matching.rank(nearby, weights, sort, today, min_mis_fusions, top, counted)
 
     with transaction.atomic():
         for profile in field:
             create(profile)
-        in_memory, by_database, by_row = (ranked(way) for way in matching.WAYS)
+        counting, measuring, by_database, by_row = (ranked(way) for way in ("memory, counting", *matching.WAYS))
         transaction.set_rollback(True)
-    assert in_memory == by_database == by_row
+    assert counting == measuring == by_database == by_row
 
 
 @pytest.mark.parametrize("sort", ranking.SORTS)
@@ -137,7 +142,11 @@ def test_the_count_includes_those_that_cannot_make_the_page(sort, way):
     for index, code in enumerate(ZIPS * 3):
         create({"zips": [code], "services": set(), "mis_fusions": index + 1, "name": "Abbott", "accepting": True})
     weights, today = ranking.weights_for(Situation()), timezone.localdate()
-    nearby, counted = matching.candidates(None, origin, 100, today, weights, sort, 2, None, None, way=way)
+    if way == matching.IN_MEMORY:  # counting, as for a circle of more than MEASURE_ALL_UP_TO rows
+        copy = resident.current(connection.alias)
+        nearby, counted = matching.scan_resident(copy, origin, 100, today, weights, sort, 2, None, measure_all_up_to=0)
+    else:
+        nearby, counted = matching.scan_circle(None, origin, 100, today, weights, sort, 2, None, None)
     assert counted > 0  # some were counted, not returned
     assert len(nearby) + counted == find_specialists(origin=origin, radius_miles=100, sort=sort).count
 
