@@ -146,7 +146,7 @@ CACHES["search"] = {
     **({} if cache_url else {"LOCATION": "sij-search", "OPTIONS": {"MAX_ENTRIES": 1000}}),
 }
 # Each process keeps a copy of the search index in memory for the circle's counting (referral/resident.py):
-# about 130 bytes a row, 17 MB at 130,000 rows; read again after every write to the index. 0 turns it off (the
+# about 170 bytes a row, 22 MB at 130,000 rows; read again after every write to the index. 0 turns it off (the
 # database counts instead: the same results, slower for large circles).
 SIJ_SEARCH_IN_MEMORY = os.environ.get("SIJ_SEARCH_IN_MEMORY", "1") != "0"
 RATELIMIT_IP_META_KEY = "config.security.client_ip"

@@ -516,6 +516,7 @@ class Bounds(NamedTuple):
 
 
 def circle_bounds(radius_miles: float, weights, sort: str) -> Bounds:
+    """The rings (rings()) of a circle and what a specialist in each can score at worst and best."""
     cosines, edges = rings(radius_miles)
     inner = radius_miles - EDGE_MILES
     surely_within = math.cos(inner * RADIANS_PER_MILE) if 0 < inner * RADIANS_PER_MILE < math.pi else 2.0

@@ -7,6 +7,8 @@ when a flush removed it, without a conflict (a trigger's `OR REPLACE` would yiel
 conflict clause, e.g. the refresh's upsert).
 """
 
+import secrets
+
 from django.db import migrations, models
 
 TABLE, STAMP = "referral_searchentry", "referral_searchindexstamp"
@@ -36,7 +38,7 @@ SQLITE_REVERSE = [f"DROP TRIGGER {TABLE}_stamp_{event}" for event in ("insert", 
 def create_triggers(apps, schema_editor):
     run(schema_editor, POSTGRESQL if schema_editor.connection.vendor == "postgresql" else SQLITE)
     apps.get_model("referral", "SearchIndexStamp").objects.using(schema_editor.connection.alias).create(
-        id=1, token="initial"
+        id=1, token=secrets.token_hex(16)
     )
 
 
