@@ -23,33 +23,28 @@ from django.db.models import QuerySet
 
 def fetch_all(database: str, sql: str, params: list) -> list[tuple]:
     """Run a query and return its rows; on PostgreSQL with binary results (see the module docstring)."""
-    connection = connections[database]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    connection.ensure_connection()
-    binary = BinaryCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(binary) as cursor:
+    with result_cursor(database) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def fetch_chunks(database: str, sql: str, params: list, size: int):
-    """Run a query and yield its rows `size` at a time (as fetch_all(), on PostgreSQL with binary results): a
-    large result need not exist as Python objects all at once."""
-    connection = connections[database]
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-        cursor = wrap(BinaryCursor(connection.connection))
-    else:
-        cursor = connection.cursor()
-    with cursor:
+    """Run a query and yield its rows `size` at a time (as fetch_all()): a large result need not exist as
+    Python objects all at once."""
+    with result_cursor(database) as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(size):
             yield rows
+
+
+def result_cursor(database: str):
+    """Django's cursor, or on PostgreSQL a BinaryCursor wrapped the way Django wraps its own."""
+    connection = connections[database]
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    return wrap(BinaryCursor(connection.connection))
 
 
 class BinaryCursor(psycopg.Cursor):
